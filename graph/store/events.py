@@ -1,0 +1,322 @@
+"""SQL for writing and reading individual events: log, query, count, distinct.
+
+Each function takes an open async connection and already-validated arguments;
+`Store` picks the pool and does the validation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from .errors import InvalidArgument
+from .models import DistinctColumn, Event, EventFilter, NewEvent, SortField, SortOrder
+from .validation import as_utc
+
+REDACTED = "[REDACTED]"
+SENSITIVE_KEYS = frozenset(
+    {"password", "secret", "token", "api_key", "authorization", "credentials"}
+)
+
+# Column order of INSERT and COPY; `prepare_row` yields values in this order.
+WRITE_COLUMNS = (
+    "id", "timestamp", "duration_ms", "request_id", "user_id", "user_email", "persona",
+    "tool_name", "toolkit_kind", "toolkit_name", "connection", "parameters", "success",
+    "error_message", "created_date", "response_chars", "request_chars", "content_blocks",
+    "session_id", "transport", "source", "enrichment_applied", "authorized",
+    "enrichment_tokens_full", "enrichment_tokens_dedup", "enrichment_mode",
+    "enrichment_match_kind", "event_kind",
+)  # fmt: skip
+
+# Rows written by older versions may hold NULL where we now write defaults;
+# reading through COALESCE gives every caller the same shape.
+EVENT_SELECT = sql.SQL("""
+    id, timestamp, created_date,
+    COALESCE(duration_ms, 0) AS duration_ms,
+    COALESCE(request_id, '') AS request_id,
+    COALESCE(session_id, '') AS session_id,
+    COALESCE(user_id, '') AS user_id,
+    COALESCE(user_email, '') AS user_email,
+    COALESCE(persona, '') AS persona,
+    tool_name,
+    COALESCE(toolkit_kind, '') AS toolkit_kind,
+    COALESCE(toolkit_name, '') AS toolkit_name,
+    COALESCE(connection, '') AS connection,
+    parameters,
+    success,
+    COALESCE(error_message, '') AS error_message,
+    COALESCE(response_chars, 0) AS response_chars,
+    COALESCE(request_chars, 0) AS request_chars,
+    COALESCE(content_blocks, 0) AS content_blocks,
+    COALESCE(transport, '') AS transport,
+    COALESCE(source, '') AS source,
+    COALESCE(enrichment_applied, false) AS enrichment_applied,
+    COALESCE(enrichment_tokens_full, 0) AS enrichment_tokens_full,
+    COALESCE(enrichment_tokens_dedup, 0) AS enrichment_tokens_dedup,
+    COALESCE(enrichment_mode, '') AS enrichment_mode,
+    COALESCE(enrichment_match_kind, '') AS enrichment_match_kind,
+    COALESCE(authorized, true) AS authorized,
+    COALESCE(event_kind, '') AS event_kind
+""")
+
+# How each sortable column is ordered: NULL folded into its default so that
+# sorting, keyset comparison and the values returned all agree, and text in
+# the "C" collation so the order is code-point order on every server.
+SORT_EXPRESSIONS: dict[SortField, sql.Composable] = {
+    SortField.TIMESTAMP: sql.SQL("timestamp"),
+    SortField.DURATION_MS: sql.SQL("COALESCE(duration_ms, 0)"),
+    SortField.SUCCESS: sql.SQL("success"),
+    SortField.ENRICHMENT_APPLIED: sql.SQL("COALESCE(enrichment_applied, false)"),
+    **{
+        field: sql.SQL("COALESCE({}, '') COLLATE \"C\"").format(sql.Identifier(field.value))
+        for field in (
+            SortField.USER_ID,
+            SortField.TOOL_NAME,
+            SortField.TOOLKIT_KIND,
+            SortField.SOURCE,
+            SortField.CONNECTION,
+            SortField.ENRICHMENT_MODE,
+        )
+    },
+}
+SEARCHED_COLUMNS = ("user_id", "tool_name", "toolkit_kind", "connection", "persona", "error_message")
+EXACT_FILTERS = ("id", "user_id", "session_id", "tool_name", "toolkit_kind", "source", "event_kind")
+
+
+def new_event_id() -> str:
+    """16 random bytes, base64url without padding: 22 characters."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
+
+
+def default_event_kind(toolkit_kind: str) -> str:
+    return "apigateway_invoke" if toolkit_kind == "api" else "mcp_tool_call"
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON value with every sensitive key's value replaced, at any depth."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if key.lower() in SENSITIVE_KEYS else redact(child)
+            for key, child in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(child) for child in value]
+    return value
+
+
+def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
+    """The values `WRITE_COLUMNS` stores for a validated event."""
+    timestamp = as_utc(event.timestamp) if event.timestamp is not None else now
+    values = {
+        "id": event.id or new_event_id(),
+        "timestamp": timestamp,
+        "created_date": timestamp.date(),
+        "parameters": None if event.parameters is None else Jsonb(redact(event.parameters)),
+        "event_kind": event.event_kind or default_event_kind(event.toolkit_kind),
+    }
+    return tuple(
+        values[column] if column in values else getattr(event, column) for column in WRITE_COLUMNS
+    )
+
+
+INSERT_EVENT = sql.SQL(
+    "INSERT INTO audit_logs ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+).format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
+    values=sql.SQL(", ").join(sql.Placeholder() * len(WRITE_COLUMNS)),
+)
+
+SELECT_BY_KEY = sql.SQL(
+    "SELECT {} FROM audit_logs WHERE id = %s AND created_date = %s"
+).format(EVENT_SELECT)
+
+
+async def insert_one(conn: AsyncConnection, row: tuple[Any, ...]) -> Event:
+    """Insert one row; a retry of a stored (id, created_date) returns the first copy."""
+    id_, created_date = row[0], row[WRITE_COLUMNS.index("created_date")]
+    async with conn.transaction():
+        await conn.execute(INSERT_EVENT, row)
+        cur = conn.cursor(row_factory=class_row(Event))
+        await cur.execute(SELECT_BY_KEY, (id_, created_date))
+        stored = await cur.fetchone()
+    assert stored is not None
+    return stored
+
+
+async def insert_many(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows in one transaction: all of them are committed or none is."""
+    async with conn.transaction(), conn.cursor() as cur:
+        await cur.executemany(INSERT_EVENT, rows)
+
+
+# --- reading ---------------------------------------------------------------
+
+
+class Conditions:
+    """A WHERE clause built from fixed SQL fragments, its values kept as parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[sql.Composable] = []
+        self.params: dict[str, Any] = {}
+
+    def add(self, clause: str | sql.Composable, **params: Any) -> None:
+        self.clauses.append(sql.SQL(clause) if isinstance(clause, str) else clause)
+        self.params.update(params)
+
+    def time_range(self, start: datetime | None, end: datetime | None) -> None:
+        """Inclusive bounds on timestamp, repeated on created_date for partition pruning."""
+        if start is not None:
+            self.add("timestamp >= %(start)s", start=start)
+            self.add("created_date >= %(start_date)s", start_date=as_utc(start).date())
+        if end is not None:
+            self.add("timestamp <= %(end)s", end=end)
+            self.add("created_date <= %(end_date)s", end_date=as_utc(end).date())
+
+    def equals(self, column: str, value: Any) -> None:
+        self.add(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)),
+                 **{column: value})
+
+    def sql(self) -> sql.Composable:
+        if not self.clauses:
+            return sql.SQL("")
+        return sql.SQL("WHERE ") + sql.SQL(" AND ").join(self.clauses)
+
+
+def event_conditions(flt: EventFilter) -> Conditions:
+    where = Conditions()
+    where.time_range(flt.start, flt.end)
+    for name in EXACT_FILTERS:
+        value = getattr(flt, name)
+        if value:
+            where.equals(name, value)
+    if flt.success is not None:
+        where.equals("success", flt.success)
+    if flt.search:
+        # strpos on lower() matches the text literally, so %, _ and \ need no escaping.
+        matches = sql.SQL(" OR ").join(
+            sql.SQL("strpos(lower({}), lower(%(search)s)) > 0").format(sql.Identifier(column))
+            for column in SEARCHED_COLUMNS
+        )
+        where.add(sql.SQL("({})").format(matches), search=flt.search)
+    return where
+
+
+def encode_cursor(event: Event, sort: SortField, order: SortOrder) -> str:
+    value: Any = getattr(event, sort.value)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    payload = json.dumps([sort.value, order.value, value, event.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, str]:
+    """The (sort value, id) a cursor points after; it must come from the same sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        field, direction, value, id_ = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidArgument(
+            "after is not a cursor this API issued; pass endCursor from a previous page."
+        ) from None
+    if (field, direction) != (sort.value, order.value):
+        raise InvalidArgument(
+            "after comes from a page with a different sortBy/sortOrder; "
+            "use the same sort as the page that returned it, or start again without after."
+        )
+    if not isinstance(id_, str) or not cursor_value_ok(sort, value):
+        raise InvalidArgument("after is not a cursor this API issued.")
+    if sort is SortField.TIMESTAMP:
+        value = datetime.fromisoformat(value)
+    return value, id_
+
+
+def cursor_value_ok(sort: SortField, value: Any) -> bool:
+    if sort is SortField.TIMESTAMP:
+        try:
+            datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+    if sort in (SortField.SUCCESS, SortField.ENRICHMENT_APPLIED):
+        return isinstance(value, bool)
+    if sort is SortField.DURATION_MS:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+async def select_events(
+    conn: AsyncConnection,
+    flt: EventFilter,
+    sort: SortField,
+    order: SortOrder,
+    limit: int,
+    offset: int,
+    after: tuple[Any, str] | None,
+) -> list[Event]:
+    """Up to `limit` events in sort order, id breaking ties in the same direction."""
+    sort_expr = SORT_EXPRESSIONS[sort]
+    direction = sql.SQL("ASC" if order is SortOrder.ASC else "DESC")
+    where = event_conditions(flt)
+    if after is not None:
+        comparison = sql.SQL(">" if order is SortOrder.ASC else "<")
+        where.add(
+            sql.SQL('({}, id COLLATE "C") {} (%(after_value)s, %(after_id)s)').format(
+                sort_expr, comparison
+            ),
+            after_value=after[0],
+            after_id=after[1],
+        )
+    query = sql.SQL(
+        'SELECT {columns} FROM audit_logs {where} ORDER BY {sort} {dir}, id COLLATE "C" {dir} '
+        "LIMIT %(limit)s OFFSET %(offset)s"
+    ).format(columns=EVENT_SELECT, where=where.sql(), sort=sort_expr, dir=direction)
+    cur = conn.cursor(row_factory=class_row(Event))
+    await cur.execute(query, {**where.params, "limit": limit, "offset": offset})
+    return await cur.fetchall()
+
+
+async def count_events(conn: AsyncConnection, flt: EventFilter) -> int:
+    where = event_conditions(flt)
+    query = sql.SQL("SELECT count(*) FROM audit_logs {}").format(where.sql())
+    row = await (await conn.execute(query, where.params)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def select_distinct(
+    conn: AsyncConnection, column: DistinctColumn, start: datetime | None, end: datetime | None
+) -> list[str]:
+    col = sql.Identifier(column.value)
+    where = Conditions()
+    where.add(sql.SQL("{} <> ''").format(col))
+    where.time_range(start, end)
+    query = sql.SQL(
+        'SELECT {col} FROM audit_logs {where} GROUP BY {col} ORDER BY {col} COLLATE "C"'
+    ).format(col=col, where=where.sql())
+    rows = await (await conn.execute(query, where.params)).fetchall()
+    return [row[0] for row in rows]
+
+
+async def select_user_emails(
+    conn: AsyncConnection, start: datetime | None, end: datetime | None
+) -> dict[str, str]:
+    """user_id -> the email of its most recent row that has one (id breaks timestamp ties)."""
+    where = Conditions()
+    where.add("user_id <> ''")
+    where.add("user_email <> ''")
+    where.time_range(start, end)
+    query = sql.SQL(
+        'SELECT DISTINCT ON (user_id COLLATE "C") user_id, user_email FROM audit_logs {} '
+        'ORDER BY user_id COLLATE "C", timestamp DESC, id COLLATE "C" DESC'
+    ).format(where.sql())
+    rows = await (await conn.execute(query, where.params)).fetchall()
+    return {user_id: email for user_id, email in rows}

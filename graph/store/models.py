@@ -1,0 +1,261 @@
+"""Plain values that cross the store boundary: events, filters and statistics.
+
+The GraphQL layer converts its input types into these and the store's results
+back; nothing here knows about HTTP, GraphQL or SQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class SortField(enum.Enum):
+    """Columns `query` may sort by; the value is the column name."""
+
+    TIMESTAMP = "timestamp"
+    USER_ID = "user_id"
+    TOOL_NAME = "tool_name"
+    TOOLKIT_KIND = "toolkit_kind"
+    SOURCE = "source"
+    CONNECTION = "connection"
+    DURATION_MS = "duration_ms"
+    SUCCESS = "success"
+    ENRICHMENT_APPLIED = "enrichment_applied"
+    ENRICHMENT_MODE = "enrichment_mode"
+
+
+class SortOrder(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class Resolution(enum.Enum):
+    """Timeseries bucket widths; the value is the `date_trunc` unit."""
+
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+class Dimension(enum.Enum):
+    """Columns `breakdown` may group by."""
+
+    TOOL_NAME = "tool_name"
+    USER_ID = "user_id"
+    PERSONA = "persona"
+    TOOLKIT_KIND = "toolkit_kind"
+    CONNECTION = "connection"
+
+
+class DistinctColumn(enum.Enum):
+    """Columns `distinct` may list."""
+
+    USER_ID = "user_id"
+    TOOL_NAME = "tool_name"
+    TOOLKIT_KIND = "toolkit_kind"
+    SOURCE = "source"
+    EVENT_KIND = "event_kind"
+
+
+@dataclass(slots=True)
+class NewEvent:
+    """An event as a caller submits it; `log` fills in what is missing."""
+
+    tool_name: str
+    success: bool
+    id: str | None = None
+    timestamp: datetime | None = None
+    duration_ms: int = 0
+    request_id: str = ""
+    session_id: str = ""
+    user_id: str = ""
+    user_email: str = ""
+    persona: str = ""
+    toolkit_kind: str = ""
+    toolkit_name: str = ""
+    connection: str = ""
+    parameters: dict[str, Any] | None = None
+    error_message: str = ""
+    response_chars: int = 0
+    request_chars: int = 0
+    content_blocks: int = 0
+    transport: str = "stdio"
+    source: str = "mcp"
+    enrichment_applied: bool = False
+    enrichment_tokens_full: int = 0
+    enrichment_tokens_dedup: int = 0
+    enrichment_mode: str = ""
+    enrichment_match_kind: str = ""
+    authorized: bool = True
+    event_kind: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """An event as stored: every field present, NULL text read as ''."""
+
+    id: str
+    timestamp: datetime
+    duration_ms: int
+    request_id: str
+    session_id: str
+    user_id: str
+    user_email: str
+    persona: str
+    tool_name: str
+    toolkit_kind: str
+    toolkit_name: str
+    connection: str
+    parameters: Any
+    success: bool
+    error_message: str
+    response_chars: int
+    request_chars: int
+    content_blocks: int
+    transport: str
+    source: str
+    enrichment_applied: bool
+    enrichment_tokens_full: int
+    enrichment_tokens_dedup: int
+    enrichment_mode: str
+    enrichment_match_kind: str
+    authorized: bool
+    event_kind: str
+    created_date: Any = field(default=None, compare=False)
+
+
+@dataclass(slots=True, frozen=True)
+class EventFilter:
+    """Filters of `query` and `count`. Empty strings mean "no filter", as in the seed."""
+
+    id: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    user_id: str = ""
+    session_id: str = ""
+    tool_name: str = ""
+    toolkit_kind: str = ""
+    source: str = ""
+    event_kind: str = ""
+    search: str = ""
+    success: bool | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class MetricsFilter:
+    """The window and scope shared by the statistics operations."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    user_id: str = ""
+    event_kind: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Window:
+    """A resolved, inclusive time range."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(slots=True)
+class EventPage:
+    items: list[Event]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class TimeseriesBucket:
+    bucket: datetime
+    count: int
+    success_count: int
+    error_count: int
+    avg_duration_ms: float
+
+
+@dataclass(slots=True, frozen=True)
+class BreakdownEntry:
+    dimension: str
+    count: int
+    success_rate: float
+    avg_duration_ms: float
+
+
+@dataclass(slots=True, frozen=True)
+class Overview:
+    total_calls: int
+    success_rate: float
+    avg_duration_ms: float
+    unique_users: int
+    unique_tools: int
+    enrichment_rate: float
+    error_count: int
+
+
+@dataclass(slots=True, frozen=True)
+class PerformanceStats:
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    avg_ms: float
+    max_ms: float
+    avg_response_chars: float
+    avg_request_chars: float
+
+
+@dataclass(slots=True, frozen=True)
+class EnrichmentStats:
+    total_calls: int
+    enriched_calls: int
+    enrichment_rate: float
+    full_count: int
+    summary_count: int
+    reference_count: int
+    none_count: int
+    total_tokens_full: int
+    total_tokens_dedup: int
+    tokens_saved: int
+    avg_tokens_full: float
+    avg_tokens_dedup: float
+    unique_sessions: int
+
+
+@dataclass(slots=True, frozen=True)
+class DiscoveryStats:
+    total_sessions: int
+    discovery_sessions: int
+    query_sessions: int
+    discovery_before_query: int
+    discovery_rate: float
+    query_without_discovery: int
+    top_discovery_tools: list[BreakdownEntry]
+
+
+@dataclass(slots=True, frozen=True)
+class PartitionInfo:
+    name: str
+    range_start: datetime | None
+    range_end: datetime | None
+    is_default: bool
+    approx_rows: int
+
+
+@dataclass(slots=True)
+class MaintenanceReport:
+    """What one maintenance tick did; `errors` names each failed step."""
+
+    ran_at: datetime
+    lock_acquired: bool = False
+    partitions_created: list[str] = field(default_factory=list)
+    rows_deleted: int = 0
+    partitions_dropped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

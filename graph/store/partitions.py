@@ -1,0 +1,192 @@
+"""Monthly partitions and retention: the SQL the maintenance tick runs.
+
+These run on a plain synchronous connection in autocommit mode, because they
+are called from the maintenance thread (and, through `asyncio.to_thread`, from
+admin requests). Each statement commits on its own, so one failed partition
+does not undo the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import psycopg
+from psycopg import sql
+
+from .models import PartitionInfo
+
+log = logging.getLogger(__name__)
+
+PARENT = "audit_logs"
+DEFAULT_PARTITION = "audit_logs_default"
+PARTITION_NAME = re.compile(r"^audit_logs_(\d{4})_(\d{2})$")
+SANE_YEARS = range(1970, 10_000)
+BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
+
+
+@dataclass(slots=True)
+class StepResult:
+    """Tables a partition step changed, and one message per table it could not."""
+
+    names: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(month: date) -> str:
+    return f"audit_logs_{month.year:04d}_{month.month:02d}"
+
+
+def parse_partition_name(name: str) -> date | None:
+    """The month a named partition covers, or None for any other table name."""
+    match = PARTITION_NAME.match(name)
+    if match is None:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if year not in SANE_YEARS or not 1 <= month <= 12:
+        return None
+    return date(year, month, 1)
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def child_tables(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        """
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'audit_logs'::regclass
+        ORDER BY c.relname
+        """
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def default_holds_month(conn: psycopg.Connection, month: date) -> bool:
+    row = conn.execute(
+        sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE created_date >= %s AND created_date < %s)"
+        ).format(sql.Identifier(DEFAULT_PARTITION)),
+        (month, add_months(month, 1)),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def create_partition(conn: psycopg.Connection, month: date) -> None:
+    # DDL takes no bind parameters; the bounds are dates we computed, as literals.
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} PARTITION OF audit_logs FOR VALUES FROM ({}) TO ({})"
+        ).format(
+            sql.Identifier(partition_name(month)),
+            sql.Literal(month),
+            sql.Literal(add_months(month, 1)),
+        )
+    )
+
+
+def ensure_monthly_partitions(
+    conn: psycopg.Connection, months_ahead: int, today: date
+) -> StepResult:
+    """Create the partitions of the next `months_ahead` months, starting with next month.
+
+    The current month is created too, but only while the default partition
+    holds none of its rows: PostgreSQL refuses a partition whose range
+    already has rows in the default one.
+    """
+    result = StepResult()
+    if months_ahead < 1:
+        return result
+    current = month_start(today)
+    existing = set(child_tables(conn))
+    wanted = [add_months(current, n) for n in range(1, months_ahead + 1)]
+    if partition_name(current) not in existing and not default_holds_month(conn, current):
+        wanted.insert(0, current)
+    for month in wanted:
+        name = partition_name(month)
+        if name in existing:
+            continue
+        try:
+            create_partition(conn, month)
+        except psycopg.Error as exc:
+            log.warning("could not create partition %s: %s", name, exc)
+            result.errors.append(f"create {name}: {exc.diag.message_primary or exc}")
+        else:
+            result.names.append(name)
+    return result
+
+
+def drop_expired_partitions(
+    conn: psycopg.Connection, retention_days: int, now: datetime
+) -> StepResult:
+    """Drop each named monthly partition whose exclusive upper bound is at or before the cutoff.
+
+    Only tables attached to audit_logs whose names parse as a month are
+    candidates: the default partition and any foreign-named table stay.
+    """
+    result = StepResult()
+    if retention_days <= 0:
+        return result
+    cutoff = now - timedelta(days=retention_days)
+    for name in child_tables(conn):
+        month = parse_partition_name(name)
+        if month is None or midnight(add_months(month, 1)) > cutoff:
+            continue
+        try:
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            log.warning("could not drop partition %s: %s", name, exc)
+            result.errors.append(f"drop {name}: {exc.diag.message_primary or exc}")
+        else:
+            result.names.append(name)
+    return result
+
+
+def delete_expired_rows(conn: psycopg.Connection, cutoff: datetime) -> int:
+    """The retention DELETE: every row whose timestamp is before the cutoff."""
+    cur = conn.execute(
+        "DELETE FROM audit_logs WHERE created_date <= %s AND timestamp < %s",
+        (cutoff.astimezone(UTC).date(), cutoff),
+    )
+    return cur.rowcount
+
+
+def list_partitions(conn: psycopg.Connection) -> list[PartitionInfo]:
+    rows = conn.execute(
+        """
+        SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), GREATEST(c.reltuples, 0)::int8
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'audit_logs'::regclass
+        ORDER BY c.relname
+        """
+    ).fetchall()
+    partitions = []
+    for name, bound, approx_rows in rows:
+        match = BOUND.search(bound or "")
+        start, end = (
+            (midnight(date.fromisoformat(match[1])), midnight(date.fromisoformat(match[2])))
+            if match
+            else (None, None)
+        )
+        partitions.append(
+            PartitionInfo(
+                name=name,
+                range_start=start,
+                range_end=end,
+                is_default=bound == "DEFAULT",
+                approx_rows=approx_rows,
+            )
+        )
+    return partitions

@@ -1,0 +1,410 @@
+"""The audit store: every operation of SPEC 3 over two async connection pools.
+
+`Store` validates arguments (raising `InvalidArgument` before any SQL runs),
+resolves time windows against its clock, picks a pool and calls one SQL
+function from `events`, `metrics` or `partitions`. Writes go through the
+write pool; reads through the read pool, which may point at a replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from . import events, metrics, partitions
+from .errors import InvalidArgument, StoreUnavailable
+from .migrations import migrate
+from .models import (
+    BreakdownEntry,
+    Dimension,
+    DiscoveryStats,
+    DistinctColumn,
+    EnrichmentStats,
+    Event,
+    EventFilter,
+    EventPage,
+    MetricsFilter,
+    NewEvent,
+    Overview,
+    PartitionInfo,
+    PerformanceStats,
+    Resolution,
+    SortField,
+    SortOrder,
+    TimeseriesBucket,
+)
+from .validation import (
+    as_utc,
+    check_bucket_count,
+    check_event,
+    check_range,
+    check_text,
+    resolve_retention,
+    resolve_window,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+E = TypeVar("E")
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 100_000
+MAX_BATCH = 1000
+BREAKDOWN_DEFAULT_LIMIT = 10
+BREAKDOWN_MAX_LIMIT = 100
+PARTITIONS_AHEAD = 2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_enum(kind: type[E], value: E | str, what: str) -> E:
+    """Accept an enum member or its value; anything else names the allowed values."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)  # type: ignore[call-arg]
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)  # type: ignore[attr-defined]
+        raise InvalidArgument(f"{what} must be one of {allowed}; got {value!r}.") from None
+
+
+async def configure_session(conn: AsyncConnection) -> None:
+    # Buckets, dates and generate_series steps are UTC calendar units.
+    await conn.execute("SET TIME ZONE 'UTC'")
+
+
+class Store:
+    """PostgreSQL storage for audit events.
+
+    database_url: the primary, for writes and maintenance.
+    read_database_url: where statistics are read (a replica); defaults to the primary.
+    retention_days: rows older than this many days are deleted (0 means 90).
+    clock: returns the current UTC time; tests set it to work at month boundaries.
+    discovery_kind, query_kind: the toolkit kinds the discovery statistic compares.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        read_database_url: str | None = None,
+        retention_days: int = 0,
+        clock: Clock = utc_now,
+        discovery_kind: str = "datahub",
+        query_kind: str = "trino",
+        pool_min_size: int = 1,
+        pool_max_size: int = 10,
+        pool_timeout: float = 10.0,
+    ) -> None:
+        self.database_url = database_url
+        self.read_database_url = read_database_url or database_url
+        self.retention_days = resolve_retention(retention_days)
+        self.clock = clock
+        self.discovery_kind = discovery_kind
+        self.query_kind = query_kind
+        self._write_pool = self._make_pool(
+            database_url, "write", pool_min_size, pool_max_size, pool_timeout
+        )
+        self._read_pool = self._make_pool(
+            self.read_database_url, "read", pool_min_size, pool_max_size, pool_timeout
+        )
+
+    @staticmethod
+    def _make_pool(
+        url: str, name: str, min_size: int, max_size: int, timeout: float
+    ) -> AsyncConnectionPool:
+        return AsyncConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True},
+            configure=configure_session,
+            check=AsyncConnectionPool.check_connection,
+            name=f"audit-graph-{name}",
+            open=False,
+        )
+
+    # --- lifecycle -------------------------------------------------------
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations (synchronously, before serving)."""
+        return migrate(self.database_url)
+
+    async def open(self, wait_timeout: float = 30.0) -> None:
+        await self._write_pool.open(wait=True, timeout=wait_timeout)
+        await self._read_pool.open(wait=True, timeout=wait_timeout)
+
+    async def close(self) -> None:
+        """Close the pools; connections in use are waited for, so writes finish."""
+        await self._read_pool.close()
+        await self._write_pool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def now(self) -> datetime:
+        return as_utc(self.clock())
+
+    @asynccontextmanager
+    async def _connection(self, pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; connection-level failures become StoreUnavailable."""
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                "the database did not hand out a connection in time; try again shortly."
+            ) from exc
+        except psycopg.errors.QueryCanceled as exc:
+            raise StoreUnavailable(
+                "the query took too long and was cancelled; narrow the time window or filters."
+            ) from exc
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable("the database is unreachable; try again shortly.") from exc
+
+    def _reading(self) -> Any:
+        return self._connection(self._read_pool)
+
+    def _writing(self) -> Any:
+        return self._connection(self._write_pool)
+
+    # --- writes ------------------------------------------------------------
+
+    async def log(self, event: NewEvent) -> Event:
+        """Persist one event (idempotent on id and day) and return it as stored."""
+        check_event(event)
+        row = events.prepare_row(event, self.now())
+        async with self._writing() as conn:
+            return await events.insert_one(conn, row)
+
+    async def log_many(self, batch: Sequence[NewEvent]) -> list[str]:
+        """Persist 1..1000 events in one transaction; return their ids in order."""
+        if not batch:
+            raise InvalidArgument("the batch is empty; send between 1 and 1000 events.")
+        if len(batch) > MAX_BATCH:
+            raise InvalidArgument(
+                f"the batch holds {len(batch)} events; the most one call takes is {MAX_BATCH}. "
+                "Split it into several calls."
+            )
+        for index, event in enumerate(batch):
+            try:
+                check_event(event)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"event {index}: {exc}") from None
+        now = self.now()
+        rows = [events.prepare_row(event, now) for event in batch]
+        async with self._writing() as conn:
+            await events.insert_many(conn, rows)
+        return [row[0] for row in rows]
+
+    # --- events ------------------------------------------------------------
+
+    @staticmethod
+    def _check_filter(flt: EventFilter) -> None:
+        for name in ("id", *events.EXACT_FILTERS[1:], "search"):
+            check_text(name, getattr(flt, name))
+        check_range(flt.start, flt.end)
+
+    async def get(self, event_id: str) -> Event | None:
+        """The event with this id (the most recent one if the id was reused on another day)."""
+        if not event_id:
+            return None
+        found = await self.query(EventFilter(id=event_id), limit=1)
+        return found[0] if found else None
+
+    async def query(
+        self,
+        flt: EventFilter = EventFilter(),  # noqa: B008 (immutable)
+        sort: SortField | str = SortField.TIMESTAMP,
+        order: SortOrder | str = SortOrder.DESC,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Event]:
+        page = await self.page(flt, sort, order, limit, offset)
+        return page.items
+
+    async def page(
+        self,
+        flt: EventFilter = EventFilter(),  # noqa: B008 (immutable)
+        sort: SortField | str = SortField.TIMESTAMP,
+        order: SortOrder | str = SortOrder.DESC,
+        limit: int = 50,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> EventPage:
+        """One page of events; `after` continues from a previous page's end cursor."""
+        sort = parse_enum(SortField, sort, "sort")
+        order = parse_enum(SortOrder, order, "order")
+        self._check_filter(flt)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE_SIZE}; got {limit}.")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidArgument(
+                f"offset must be between 0 and {MAX_OFFSET}; got {offset}. "
+                "For deeper pages pass endCursor as after."
+            )
+        position = None
+        if after is not None:
+            if offset:
+                raise InvalidArgument("offset must be 0 when after is given.")
+            position = events.decode_cursor(after, sort, order)
+        async with self._reading() as conn:
+            rows = await events.select_events(conn, flt, sort, order, limit + 1, offset, position)
+        items = rows[:limit]
+        end_cursor = events.encode_cursor(items[-1], sort, order) if items else None
+        return EventPage(items=items, has_next_page=len(rows) > limit, end_cursor=end_cursor)
+
+    async def count(self, flt: EventFilter = EventFilter()) -> int:  # noqa: B008
+        self._check_filter(flt)
+        async with self._reading() as conn:
+            return await events.count_events(conn, flt)
+
+    async def distinct(
+        self,
+        column: DistinctColumn | str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[str]:
+        """Sorted non-empty values of a column; absent bounds mean unbounded."""
+        column = parse_enum(DistinctColumn, column, "column")
+        check_range(start, end)
+        async with self._reading() as conn:
+            return await events.select_distinct(conn, column, start, end)
+
+    async def distinct_pairs(
+        self,
+        col1: str,
+        col2: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> dict[str, str]:
+        """user_id -> user_email, the most recent non-empty email winning."""
+        if (col1, col2) != ("user_id", "user_email"):
+            raise InvalidArgument(
+                f"distinct pairs are only available for (user_id, user_email); got ({col1}, {col2})."
+            )
+        check_range(start, end)
+        async with self._reading() as conn:
+            return await events.select_user_emails(conn, start, end)
+
+    # --- statistics ----------------------------------------------------------
+
+    def _scope(self, flt: MetricsFilter, tool_name: str = "") -> tuple[Any, metrics.Conditions]:
+        for name, value in (("user_id", flt.user_id), ("event_kind", flt.event_kind),
+                            ("tool_name", tool_name)):
+            check_text(name, value)
+        window = resolve_window(flt.start, flt.end, self.now())
+        return window, metrics.scope(window, flt.user_id, flt.event_kind, tool_name)
+
+    async def timeseries(
+        self,
+        resolution: Resolution | str,
+        flt: MetricsFilter = MetricsFilter(),  # noqa: B008
+    ) -> list[TimeseriesBucket]:
+        resolution = parse_enum(Resolution, resolution, "resolution")
+        window, where = self._scope(flt)
+        check_bucket_count(window, resolution)
+        async with self._reading() as conn:
+            return await metrics.timeseries(conn, window, resolution, where)
+
+    async def breakdown(
+        self,
+        group_by: Dimension | str,
+        limit: int = BREAKDOWN_DEFAULT_LIMIT,
+        flt: MetricsFilter = MetricsFilter(),  # noqa: B008
+        tool_name: str = "",
+    ) -> list[BreakdownEntry]:
+        group_by = parse_enum(Dimension, group_by, "group_by")
+        if limit <= 0:
+            limit = BREAKDOWN_DEFAULT_LIMIT
+        limit = min(limit, BREAKDOWN_MAX_LIMIT)
+        _, where = self._scope(flt, tool_name)
+        async with self._reading() as conn:
+            return await metrics.breakdown(conn, group_by, limit, where)
+
+    async def overview(self, flt: MetricsFilter = MetricsFilter()) -> Overview:  # noqa: B008
+        _, where = self._scope(flt)
+        async with self._reading() as conn:
+            return await metrics.overview(conn, where)
+
+    async def performance(
+        self, flt: MetricsFilter = MetricsFilter()  # noqa: B008
+    ) -> PerformanceStats:
+        _, where = self._scope(flt)
+        async with self._reading() as conn:
+            return await metrics.performance(conn, where)
+
+    async def enrichment(
+        self, flt: MetricsFilter = MetricsFilter()  # noqa: B008
+    ) -> EnrichmentStats:
+        _, where = self._scope(flt)
+        async with self._reading() as conn:
+            return await metrics.enrichment(conn, where)
+
+    async def discovery(self, flt: MetricsFilter = MetricsFilter()) -> DiscoveryStats:  # noqa: B008
+        """Sessions that discover before they query; `flt.user_id` does not apply (SPEC 3)."""
+        _, where = self._scope(MetricsFilter(flt.start, flt.end, "", flt.event_kind))
+        async with self._reading() as conn:
+            return await metrics.discovery(conn, where, self.discovery_kind, self.query_kind)
+
+    # --- retention and partitions ---------------------------------------------
+
+    def retention_cutoff(self) -> datetime:
+        return self.now() - timedelta(days=self.retention_days)
+
+    def connect_maintenance(self) -> psycopg.Connection:
+        """A dedicated synchronous connection for partition DDL and the retention DELETE."""
+        try:
+            return psycopg.connect(self.database_url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable("the database is unreachable; try again shortly.") from exc
+
+    async def _in_thread(self, work: Callable[[psycopg.Connection], T]) -> T:
+        def run() -> T:
+            with self.connect_maintenance() as conn:
+                return work(conn)
+
+        try:
+            return await asyncio.to_thread(run)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable("the database is unreachable; try again shortly.") from exc
+
+    async def cleanup(self) -> int:
+        """Delete rows older than now - retention_days; return how many."""
+        cutoff = self.retention_cutoff()
+        return await self._in_thread(lambda conn: partitions.delete_expired_rows(conn, cutoff))
+
+    async def ensure_monthly_partitions(self, months_ahead: int = PARTITIONS_AHEAD) -> list[str]:
+        today = self.now().date()
+        result = await self._in_thread(
+            lambda conn: partitions.ensure_monthly_partitions(conn, months_ahead, today)
+        )
+        return result.names
+
+    async def drop_expired_partitions(self, retention_days: int | None = None) -> list[str]:
+        days = self.retention_days if retention_days is None else retention_days
+        now = self.now()
+        result = await self._in_thread(
+            lambda conn: partitions.drop_expired_partitions(conn, days, now)
+        )
+        return result.names
+
+    async def partitions(self) -> list[PartitionInfo]:
+        return await self._in_thread(partitions.list_partitions)

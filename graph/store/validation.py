@@ -1,0 +1,203 @@
+"""Every check the store makes on its arguments, run before any SQL.
+
+The database's own constraints stay as the last line of defence; these checks
+make sure a bad value never gets that far, so it is reported with a message a
+caller can act on and nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import InvalidArgument
+from .models import NewEvent, Resolution, Window
+
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_BUCKETS = 10_000
+MAX_PARAMETERS_BYTES = 64 * 1024
+MAX_PARAMETERS_DEPTH = 64
+DEFAULT_RETENTION_DAYS = 90
+
+# varchar(n) limits of audit_logs, in characters as PostgreSQL counts them.
+TEXT_LIMITS: dict[str, int | None] = {
+    "id": 32,
+    "request_id": 255,
+    "user_id": 255,
+    "user_email": 255,
+    "persona": 100,
+    "tool_name": 255,
+    "toolkit_kind": 100,
+    "toolkit_name": 100,
+    "connection": 100,
+    "transport": 30,
+    "source": 30,
+    "enrichment_mode": 20,
+    "enrichment_match_kind": 20,
+    "event_kind": 64,
+    "session_id": None,
+    "error_message": None,
+}
+COUNT_FIELDS = (
+    "duration_ms",
+    "response_chars",
+    "request_chars",
+    "content_blocks",
+    "enrichment_tokens_full",
+    "enrichment_tokens_dedup",
+)
+INT4_MAX = 2**31 - 1
+
+BUCKET_STEP = {
+    Resolution.MINUTE: timedelta(minutes=1),
+    Resolution.HOUR: timedelta(hours=1),
+    Resolution.DAY: timedelta(days=1),
+}
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A naive datetime is taken as UTC; an aware one is converted to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def check_text(name: str, value: str, limit: int | None = None) -> None:
+    """PostgreSQL text cannot hold NUL, and psycopg cannot encode lone surrogates."""
+    if "\x00" in value:
+        raise InvalidArgument(f"{name} must not contain the NUL character (\\u0000).")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{name} is not valid Unicode (it holds a lone surrogate).") from None
+    if limit is not None and len(value) > limit:
+        raise InvalidArgument(
+            f"{name} is {len(value)} characters long; the most it can hold is {limit}."
+        )
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise InvalidArgument(
+            f"start time {start.isoformat()} is after end time {end.isoformat()}; "
+            "swap them or widen the range."
+        )
+
+
+def resolve_window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
+    """The statistics window: end defaults to now, start to end minus 24 hours."""
+    end = as_utc(end) if end is not None else now
+    start = as_utc(start) if start is not None else end - DEFAULT_WINDOW
+    check_range(start, end)
+    return Window(start, end)
+
+
+def bucket_floor(moment: datetime, resolution: Resolution) -> datetime:
+    """The UTC bucket a moment falls in, as PostgreSQL's date_trunc computes it."""
+    moment = as_utc(moment).replace(second=0, microsecond=0)
+    if resolution is Resolution.MINUTE:
+        return moment
+    moment = moment.replace(minute=0)
+    if resolution is Resolution.HOUR:
+        return moment
+    return moment.replace(hour=0)
+
+
+def check_bucket_count(window: Window, resolution: Resolution) -> int:
+    first = bucket_floor(window.start, resolution)
+    last = bucket_floor(window.end, resolution)
+    buckets = (last - first) // BUCKET_STEP[resolution] + 1
+    if buckets > MAX_BUCKETS:
+        coarser = {Resolution.MINUTE: "HOUR or DAY", Resolution.HOUR: "DAY"}.get(resolution)
+        advice = f"use a coarser resolution ({coarser}) or " if coarser else ""
+        raise InvalidArgument(
+            f"this timeseries would have {buckets} {resolution.name} buckets, more than the "
+            f"limit of {MAX_BUCKETS}; {advice}narrow the time window."
+        )
+    return buckets
+
+
+def resolve_retention(days: int) -> int:
+    """Retention in days: 0 means the default of 90, a negative number is an error."""
+    if days < 0:
+        raise InvalidArgument(f"retention_days must be 0 (default 90) or positive, not {days}.")
+    return days or DEFAULT_RETENTION_DAYS
+
+
+def check_event(event: NewEvent) -> None:
+    """Reject anything the table could not store faithfully, field by field."""
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(event, name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidArgument(f"{name} must be a string.")
+            check_text(name, value, limit)
+    for name in COUNT_FIELDS:
+        value = getattr(event, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgument(f"{name} must be an integer.")
+        if value < 0:
+            raise InvalidArgument(f"{name} must not be negative (got {value}).")
+        if value > INT4_MAX:
+            raise InvalidArgument(f"{name} must be at most {INT4_MAX} (got {value}).")
+    if event.parameters is not None:
+        check_parameters(event.parameters)
+
+
+def check_parameters(parameters: Any) -> None:
+    if not isinstance(parameters, dict):
+        raise InvalidArgument(
+            f"parameters must be a JSON object, not {json_type_name(parameters)}; "
+            'wrap the value in an object, e.g. {"value": ...}.'
+        )
+    for key, value in walk_json(parameters):
+        check_text("a parameters key" if key else "a parameters value", value)
+    size = len(json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_PARAMETERS_BYTES:
+        raise InvalidArgument(
+            f"parameters are {size} bytes as JSON; the most allowed is {MAX_PARAMETERS_BYTES} "
+            "(64 KiB). Drop or truncate large values."
+        )
+
+
+def walk_json(value: Any) -> Iterable[tuple[bool, str]]:
+    """Every string in a JSON value, keys flagged True, without recursion.
+
+    Iterative so a deeply nested value cannot exhaust the Python stack.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_PARAMETERS_DEPTH:
+            raise InvalidArgument(
+                f"parameters are nested more than {MAX_PARAMETERS_DEPTH} levels deep; flatten them."
+            )
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InvalidArgument("parameters keys must be strings.")
+                yield True, key
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            yield False, item
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidArgument("parameters must not contain NaN or Infinity.")
+
+
+def json_type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
