@@ -138,7 +138,8 @@ def parse_tokens(setting: str, spec: str) -> dict[str, frozenset[str]]:
         token, sep, scope_list = entry.rpartition(":")
         if not sep or not token:
             raise ConfigError(
-                setting, f"entry {position} must look like token:scope+scope (scopes: read, write, admin)"
+                setting,
+                f"entry {position} must look like token:scope+scope (scopes: read, write, admin)",
             )
         scopes = frozenset(s.strip() for s in scope_list.split("+") if s.strip())
         unknown = sorted(scopes - set(SCOPES))

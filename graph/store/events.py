@@ -18,6 +18,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from . import feed
 from .errors import InvalidArgument
 from .models import DistinctColumn, Event, EventFilter, NewEvent, SortField, SortOrder
 from .validation import as_utc
@@ -88,7 +89,9 @@ SORT_EXPRESSIONS: dict[SortField, sql.Composable] = {
         )
     },
 }
-SEARCHED_COLUMNS = ("user_id", "tool_name", "toolkit_kind", "connection", "persona", "error_message")
+SEARCHED_COLUMNS = (
+    "user_id", "tool_name", "toolkit_kind", "connection", "persona", "error_message"
+)  # fmt: skip
 EXACT_FILTERS = ("id", "user_id", "session_id", "tool_name", "toolkit_kind", "source", "event_kind")
 
 
@@ -135,6 +138,8 @@ INSERT_EVENT = sql.SQL(
     values=sql.SQL(", ").join(sql.Placeholder() * len(WRITE_COLUMNS)),
 )
 
+RETURNING_KEY = sql.SQL(" RETURNING id")
+
 SELECT_BY_KEY = sql.SQL(
     "SELECT {} FROM audit_logs WHERE id = %s AND created_date = %s"
 ).format(EVENT_SELECT)
@@ -142,11 +147,13 @@ SELECT_BY_KEY = sql.SQL(
 
 async def insert_one(conn: AsyncConnection, row: tuple[Any, ...]) -> Event:
     """Insert one row; a retry of a stored (id, created_date) returns the first copy."""
-    id_, created_date = row[0], row[WRITE_COLUMNS.index("created_date")]
+    key = (row[0], row[WRITE_COLUMNS.index("created_date")])
     async with conn.transaction():
-        await conn.execute(INSERT_EVENT, row)
+        inserted = await (await conn.execute(INSERT_EVENT + RETURNING_KEY, row)).fetchone()
+        if inserted is not None:
+            await feed.notify(conn, [key])
         cur = conn.cursor(row_factory=class_row(Event))
-        await cur.execute(SELECT_BY_KEY, (id_, created_date))
+        await cur.execute(SELECT_BY_KEY, key)
         stored = await cur.fetchone()
     assert stored is not None
     return stored
@@ -154,8 +161,10 @@ async def insert_one(conn: AsyncConnection, row: tuple[Any, ...]) -> Event:
 
 async def insert_many(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert rows in one transaction: all of them are committed or none is."""
+    day = WRITE_COLUMNS.index("created_date")
     async with conn.transaction(), conn.cursor() as cur:
         await cur.executemany(INSERT_EVENT, rows)
+        await feed.notify(conn, [(row[0], row[day]) for row in rows])
 
 
 # --- reading ---------------------------------------------------------------
@@ -320,3 +329,21 @@ async def select_user_emails(
     ).format(where.sql())
     rows = await (await conn.execute(query, where.params)).fetchall()
     return {user_id: email for user_id, email in rows}
+
+
+async def select_by_keys(
+    conn: AsyncConnection, keys: Sequence[feed.Key], flt: EventFilter
+) -> list[Event]:
+    """The rows with these (id, created_date) keys that match the filter, oldest first."""
+    where = event_conditions(flt)
+    where.add(
+        "(id, created_date) IN (SELECT * FROM unnest(%(key_ids)s::text[], %(key_days)s::date[]))",
+        key_ids=[id_ for id_, _ in keys],
+        key_days=[day for _, day in keys],
+    )
+    query = sql.SQL(
+        'SELECT {} FROM audit_logs {} ORDER BY timestamp, id COLLATE "C"'
+    ).format(EVENT_SELECT, where.sql())
+    cur = conn.cursor(row_factory=class_row(Event))
+    await cur.execute(query, where.params)
+    return await cur.fetchall()

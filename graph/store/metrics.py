@@ -32,7 +32,11 @@ def scope(
 ) -> Conditions:
     where = Conditions()
     where.time_range(window.start, window.end)
-    for column, value in (("user_id", user_id), ("event_kind", event_kind), ("tool_name", tool_name)):
+    for column, value in (
+        ("user_id", user_id),
+        ("event_kind", event_kind),
+        ("tool_name", tool_name),
+    ):
         if value:
             where.equals(column, value)
     return where
@@ -202,4 +206,3 @@ async def discovery(
         query_without_discovery=without,
         top_discovery_tools=top_tools,
     )
-

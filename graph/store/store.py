@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from . import events, metrics, partitions
 from .errors import InvalidArgument, StoreUnavailable
+from .feed import EventFeed
 from .migrations import migrate
 from .models import (
     BreakdownEntry,
@@ -120,6 +121,7 @@ class Store:
         self._read_pool = self._make_pool(
             self.read_database_url, "read", pool_min_size, pool_max_size, pool_timeout
         )
+        self._feed = EventFeed(database_url)
 
     @staticmethod
     def _make_pool(
@@ -149,6 +151,7 @@ class Store:
 
     async def close(self) -> None:
         """Close the pools; connections in use are waited for, so writes finish."""
+        await self._feed.close()
         await self._read_pool.close()
         await self._write_pool.close()
 
@@ -161,6 +164,15 @@ class Store:
 
     def now(self) -> datetime:
         return as_utc(self.clock())
+
+    async def ping(self) -> bool:
+        """True when the primary answers a trivial query (readiness)."""
+        try:
+            async with self._writing() as conn:
+                await conn.execute("SELECT 1")
+        except StoreUnavailable:
+            return False
+        return True
 
     @asynccontextmanager
     async def _connection(self, pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
@@ -221,6 +233,20 @@ class Store:
         for name in ("id", *events.EXACT_FILTERS[1:], "search"):
             check_text(name, getattr(flt, name))
         check_range(flt.start, flt.end)
+
+    async def tail(self, flt: EventFilter = EventFilter()) -> AsyncIterator[Event]:  # noqa: B008
+        """Events committed from now on that match the filter, as they arrive.
+
+        Rows are read from the primary: a replica may not have them yet.
+        """
+        self._check_filter(flt)
+        async with self._feed.subscribe() as batches:
+            while True:
+                keys = await batches.get()
+                async with self._writing() as conn:
+                    found = await events.select_by_keys(conn, keys, flt)
+                for event in found:
+                    yield event
 
     async def get(self, event_id: str) -> Event | None:
         """The event with this id (the most recent one if the id was reused on another day)."""
@@ -298,7 +324,8 @@ class Store:
         """user_id -> user_email, the most recent non-empty email winning."""
         if (col1, col2) != ("user_id", "user_email"):
             raise InvalidArgument(
-                f"distinct pairs are only available for (user_id, user_email); got ({col1}, {col2})."
+                "distinct pairs are only available for (user_id, user_email); "
+                f"got ({col1}, {col2})."
             )
         check_range(start, end)
         async with self._reading() as conn:

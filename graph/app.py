@@ -1,0 +1,135 @@
+"""The ASGI application: routes, request ids, and the lifespan that owns the store.
+
+Start-up applies migrations, opens the pools and starts the maintenance
+thread; shutdown stops the thread, lets in-flight writes finish and closes the
+pools, in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from .config import Settings, load_settings
+from .schema import Context, schema
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 2.0
+
+
+class RequestIdMiddleware:
+    """Give every request an id (the caller's X-Request-ID when it sends a sane one).
+
+    The id reaches resolvers through the context, every error's extensions,
+    the server log, and the X-Request-ID response header.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if 0 < len(text) <= 64 and all(c.isalnum() or c in "-_." for c in text):
+                return text
+    return None
+
+
+class AuditGraphQL(GraphQL):
+    """strawberry's ASGI view with our context."""
+
+    def __init__(self, store: Store, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self.store = store
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(store=self.store, request_id=request.state.request_id)
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """The application over `settings.database_url` (or over a given store, for tests)."""
+    if store is None:
+        if not settings.database_url:
+            raise ValueError("create_app needs a database URL (the CLI starts the embedded one)")
+        store = Store(
+            settings.database_url,
+            read_database_url=settings.read_database_url,
+            retention_days=settings.retention_days,
+            discovery_kind=settings.discovery_toolkit_kind,
+            query_kind=settings.query_toolkit_kind,
+        )
+    graphql = AuditGraphQL(store, graphql_ide="graphiql" if settings.graphiql else None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(store.migrate)
+        await store.open()
+        store.start_maintenance(settings.maintenance_interval)
+        log.info("audit-graph ready")
+        try:
+            yield
+        finally:
+            await store.close()
+            log.info("audit-graph stopped")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            ready = await asyncio.wait_for(store.ping(), READY_TIMEOUT)
+        except TimeoutError:
+            ready = False
+        if ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "database unreachable"}, status_code=503)
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.state.store = store
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Factory for uvicorn workers: everything comes from the environment."""
+    return create_app(load_settings())

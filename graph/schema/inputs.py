@@ -1,0 +1,115 @@
+"""Input types of the contract, each knowing how to become the store's value.
+
+Fields default to UNSET so the SDL shows them exactly as the contract does
+(no `= null`); an absent or null field means "not given".
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import UNSET
+from strawberry.scalars import JSON
+
+from graph.store import models
+
+
+def given(value: Any) -> Any:
+    """None for both UNSET and an explicit null."""
+    return None if value is UNSET else value
+
+
+@strawberry.input
+class EventFilter:
+    id: strawberry.ID | None = UNSET
+    start_time: datetime | None = UNSET
+    end_time: datetime | None = UNSET
+    user_id: str | None = UNSET
+    session_id: str | None = UNSET
+    tool_name: str | None = UNSET
+    toolkit_kind: str | None = UNSET
+    source: str | None = UNSET
+    event_kind: str | None = UNSET
+    search: str | None = UNSET
+    success: bool | None = UNSET
+
+    def to_store(self) -> models.EventFilter:
+        return models.EventFilter(
+            id=given(self.id) or "",
+            start=given(self.start_time),
+            end=given(self.end_time),
+            user_id=given(self.user_id) or "",
+            session_id=given(self.session_id) or "",
+            tool_name=given(self.tool_name) or "",
+            toolkit_kind=given(self.toolkit_kind) or "",
+            source=given(self.source) or "",
+            event_kind=given(self.event_kind) or "",
+            search=given(self.search) or "",
+            success=given(self.success),
+        )
+
+
+@strawberry.input
+class MetricsFilter:
+    start_time: datetime | None = UNSET
+    end_time: datetime | None = UNSET
+    user_id: str | None = UNSET
+    event_kind: str | None = UNSET
+
+    def to_store(self) -> models.MetricsFilter:
+        return models.MetricsFilter(
+            start=given(self.start_time),
+            end=given(self.end_time),
+            user_id=given(self.user_id) or "",
+            event_kind=given(self.event_kind) or "",
+        )
+
+
+def event_filter(value: EventFilter | None) -> models.EventFilter:
+    return value.to_store() if value else models.EventFilter()
+
+
+def metrics_filter(value: MetricsFilter | None) -> models.MetricsFilter:
+    return value.to_store() if value else models.MetricsFilter()
+
+
+NEW_EVENT_FIELDS = tuple(f.name for f in fields(models.NewEvent))
+
+
+@strawberry.input(description="One tool call to record; omitted fields take the defaults shown.")
+class AuditEventInput:
+    id: strawberry.ID | None = UNSET
+    timestamp: datetime | None = UNSET
+    duration_ms: int | None = 0
+    request_id: str | None = ""
+    session_id: str | None = ""
+    user_id: str | None = ""
+    user_email: str | None = ""
+    persona: str | None = ""
+    tool_name: str
+    toolkit_kind: str | None = ""
+    toolkit_name: str | None = ""
+    connection: str | None = ""
+    parameters: JSON | None = UNSET
+    success: bool
+    error_message: str | None = ""
+    response_chars: int | None = 0
+    request_chars: int | None = 0
+    content_blocks: int | None = 0
+    transport: str | None = "stdio"
+    source: str | None = "mcp"
+    enrichment_applied: bool | None = False
+    enrichment_tokens_full: int | None = 0
+    enrichment_tokens_dedup: int | None = 0
+    enrichment_mode: str | None = ""
+    enrichment_match_kind: str | None = ""
+    authorized: bool | None = True
+    event_kind: str | None = UNSET
+
+    def to_store(self) -> models.NewEvent:
+        """An explicit null takes the field's default, like an omitted field."""
+        values = {name: given(getattr(self, name)) for name in NEW_EVENT_FIELDS}
+        return models.NewEvent(**{name: v for name, v in values.items() if v is not None})
