@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,6 +15,9 @@ from .config import ConfigError, Settings, load_settings
 from .embedded import EmbeddedError, EmbeddedPostgres
 
 log = logging.getLogger("audit-graph")
+
+DEMO_EVENTS = 20_000
+DEMO_DAYS = 7
 
 
 @contextmanager
@@ -34,6 +39,80 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    check_exposure(settings)
+    with database(settings) as url:
+        settings = settings.with_overrides(database_url=url)
+        if args.demo:
+            seed_if_empty(url)
+        # uvicorn's worker processes build the app from the environment.
+        os.environ["AUDIT_GRAPH_DATABASE_URL"] = url
+        options: dict = {
+            "host": settings.host,
+            "port": settings.port,
+            "loop": "uvloop",
+            "http": "httptools",
+            "log_level": "info",
+            "timeout_graceful_shutdown": 30,
+        }
+        if settings.workers > 1:
+            uvicorn.run(
+                "graph.app:app_from_environment", factory=True, workers=settings.workers, **options
+            )
+        else:
+            from .app import create_app
+
+            uvicorn.run(create_app(settings), **options)
+    return 0
+
+
+def check_exposure(settings: Settings) -> None:
+    """Without tokens, only this machine may reach the API."""
+    if settings.tokens or is_loopback(settings.host):
+        return
+    raise ConfigError(
+        "AUDIT_GRAPH_TOKENS",
+        f"must be set to serve on {settings.host}: without tokens anyone who reaches the "
+        "port could read and write the audit log (or bind 127.0.0.1)",
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def seed_if_empty(url: str) -> None:
+    """`serve --demo`: fill an empty database with a week of synthetic events."""
+    import asyncio
+
+    from .seed import seed_events
+    from .store import Store
+    from .store.migrations import migrate
+
+    migrate(url)
+
+    async def run() -> None:
+        async with Store(url) as store:
+            if await store.count() == 0:
+                await seed_events(store, events=DEMO_EVENTS, days=DEMO_DAYS)
+
+    asyncio.run(run())
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from .schema import schema
+
+    print(schema.as_str())
+    return 0
+
+
 def add_database_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
@@ -42,8 +121,16 @@ def add_database_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="embedded database directory")
 
 
+def check_flag(name: str, value: int | None, low: int, high: int) -> int | None:
+    if value is not None and not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, not {value}")
+    return value
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "migrate": cmd_migrate,
+    "serve": cmd_serve,
+    "export-schema": cmd_export_schema,
 }
 
 
@@ -53,8 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="serve the GraphQL API (embedded database by default)")
+    add_database_flag(serve)
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, AUDIT_GRAPH_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8000, AUDIT_GRAPH_PORT)")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default: CPU count, AUDIT_GRAPH_WORKERS)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="fill an empty database with synthetic events first"
+    )
     migrate = sub.add_parser("migrate", help="apply pending schema migrations and exit")
     add_database_flag(migrate)
+    sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     return parser
 
 
@@ -70,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings().with_overrides(
             database_url=getattr(args, "database_url", None),
             data_dir=getattr(args, "data_dir", None),
+            host=getattr(args, "host", None),
+            port=check_flag("--port", getattr(args, "port", None), 1, 65_535),
+            workers=check_flag("--workers", getattr(args, "workers", None), 1, 256),
         )
         return COMMANDS[args.command](settings, args)
     except ConfigError as exc:
