@@ -20,8 +20,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 
+from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
 from .schema import Context, schema
 from .store import Store
@@ -68,14 +72,29 @@ def incoming_request_id(scope: Scope) -> str | None:
 
 
 class AuditGraphQL(GraphQL):
-    """strawberry's ASGI view with our context."""
+    """strawberry's ASGI view with our context and websocket authentication."""
 
-    def __init__(self, store: Store, **kwargs: Any) -> None:
+    def __init__(self, store: Store, tokens: Tokens, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.store = store
+        self.tokens = tokens
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(store=self.store, request_id=request.state.request_id)
+        return Context(
+            store=self.store,
+            request_id=request.state.request_id,
+            scopes=request.state.scopes,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A websocket without a header token authenticates in its connection_init payload."""
+        if context.scopes is None:
+            context.scopes = self.tokens.scopes_of(
+                token_from_connection_params(context.connection_params)
+            )
+        if context.scopes is None:
+            raise ConnectionRejectionError({"message": "a valid token is required"})
+        return UNSET
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -90,7 +109,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             discovery_kind=settings.discovery_toolkit_kind,
             query_kind=settings.query_toolkit_kind,
         )
-    graphql = AuditGraphQL(store, graphql_ide="graphiql" if settings.graphiql else None)
+    tokens = Tokens(settings.tokens)
+    graphql = AuditGraphQL(store, tokens, graphql_ide="graphiql" if settings.graphiql else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -125,6 +145,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    # Added last, runs first: every response, a 401 included, carries the request id.
+    app.add_middleware(TokenAuthMiddleware, tokens=tokens)
     app.add_middleware(RequestIdMiddleware)
     app.state.store = store
     return app

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from graph.store import Store
 
 
 @dataclass(slots=True)
 class Context:
+    """`scopes` is None for a caller without a valid token (a websocket may still send one)."""
+
     store: Store
     request_id: str
-    scopes: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] | None
+    connection_params: Any = None  # a websocket's connection_init payload

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 import strawberry
 from strawberry import UNSET
 
+from graph.auth import CanRead, IsAdmin
 from graph.store import models
 
 from .enums import BreakdownDimension, DistinctColumn, EventSortField, Resolution, SortOrder
@@ -27,6 +29,10 @@ from .types import (
     UserLabel,
 )
 
+# Every query field needs the read scope; partitions needs admin.
+read_field = functools.partial(strawberry.field, permission_classes=[CanRead])
+admin_field = functools.partial(strawberry.field, permission_classes=[IsAdmin])
+
 
 def user_labels_of(emails: dict[str, str]) -> list[UserLabel]:
     return [UserLabel(user_id=user_id, email=email) for user_id, email in emails.items()]
@@ -34,11 +40,11 @@ def user_labels_of(emails: dict[str, str]) -> list[UserLabel]:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The event with this id, or null.")
+    @read_field(description="The event with this id, or null.")
     async def event(self, info: strawberry.Info, id: strawberry.ID) -> AuditEvent | None:
         return await info.context.store.get(id)
 
-    @strawberry.field(
+    @read_field(
         description="A page of events. limit 1..1000, offset 0..100000; with `after`, offset "
         "must be 0. totalCount is computed only when selected."
     )
@@ -68,11 +74,11 @@ class Query:
             filter=flt,
         )
 
-    @strawberry.field
+    @read_field()
     async def event_count(self, info: strawberry.Info, filter: EventFilter | None = UNSET) -> Long:
         return await info.context.store.count(event_filter(filter))
 
-    @strawberry.field(description="Sorted non-empty values; absent bounds mean all time.")
+    @read_field(description="Sorted non-empty values; absent bounds mean all time.")
     async def distinct_values(
         self,
         info: strawberry.Info,
@@ -82,7 +88,7 @@ class Query:
     ) -> list[str]:
         return await info.context.store.distinct(column, start_time or None, end_time or None)
 
-    @strawberry.field(description="Each user's most recent non-empty email, sorted by user id.")
+    @read_field(description="Each user's most recent non-empty email, sorted by user id.")
     async def user_labels(
         self,
         info: strawberry.Info,
@@ -94,7 +100,7 @@ class Query:
         )
         return user_labels_of(emails)
 
-    @strawberry.field(description="Everything a filter bar offers, in one round trip.")
+    @read_field(description="Everything a filter bar offers, in one round trip.")
     async def filter_options(
         self,
         info: strawberry.Info,
@@ -119,7 +125,7 @@ class Query:
             user_labels=user_labels_of(emails),
         )
 
-    @strawberry.field(description="Zero-filled UTC buckets over the window (default 24 h).")
+    @read_field(description="Zero-filled UTC buckets over the window (default 24 h).")
     async def timeseries(
         self,
         info: strawberry.Info,
@@ -128,7 +134,7 @@ class Query:
     ) -> list[TimeseriesBucket]:
         return await info.context.store.timeseries(resolution, metrics_filter(filter))
 
-    @strawberry.field(description="Top groups by count; limit <= 0 means 10, above 100 means 100.")
+    @read_field(description="Top groups by count; limit <= 0 means 10, above 100 means 100.")
     async def breakdown(
         self,
         info: strawberry.Info,
@@ -141,30 +147,30 @@ class Query:
             group_by, limit or 0, metrics_filter(filter), tool_name or ""
         )
 
-    @strawberry.field
+    @read_field()
     async def overview(
         self, info: strawberry.Info, filter: MetricsFilter | None = UNSET
     ) -> Overview:
         return await info.context.store.overview(metrics_filter(filter))
 
-    @strawberry.field
+    @read_field()
     async def performance(
         self, info: strawberry.Info, filter: MetricsFilter | None = UNSET
     ) -> PerformanceStats:
         return await info.context.store.performance(metrics_filter(filter))
 
-    @strawberry.field
+    @read_field()
     async def enrichment(
         self, info: strawberry.Info, filter: MetricsFilter | None = UNSET
     ) -> EnrichmentStats:
         return await info.context.store.enrichment(metrics_filter(filter))
 
-    @strawberry.field(description="Discovery-before-query sessions; filter.userId does not apply.")
+    @read_field(description="Discovery-before-query sessions; filter.userId does not apply.")
     async def discovery(
         self, info: strawberry.Info, filter: MetricsFilter | None = UNSET
     ) -> DiscoveryStats:
         return await info.context.store.discovery(metrics_filter(filter))
 
-    @strawberry.field(description="audit_logs partitions. Scope: admin.")
+    @admin_field(description="audit_logs partitions. Scope: admin.")
     async def partitions(self, info: strawberry.Info) -> list[PartitionInfo]:
         return await info.context.store.partitions()

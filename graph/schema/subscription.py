@@ -7,6 +7,8 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry import UNSET
 
+from graph.auth import CanRead
+
 from .inputs import EventFilter, event_filter
 from .types import AuditEvent
 
@@ -15,7 +17,8 @@ from .types import AuditEvent
 class Subscription:
     @strawberry.subscription(
         description="Each event logged from now on (by any replica) that matches the filter. "
-        "Scope: read."
+        "Scope: read.",
+        permission_classes=[CanRead],
     )
     async def event_logged(
         self, info: strawberry.Info, filter: EventFilter | None = UNSET

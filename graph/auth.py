@@ -1,0 +1,163 @@
+"""Bearer tokens and scopes.
+
+With tokens configured, every request to /graphql must carry one
+(`Authorization: Bearer <token>` or `X-API-Key: <token>`; a websocket may
+instead send `{"authorization": "Bearer <token>"}` or `{"token": ...}` in its
+connection_init payload). A request without a valid token is refused with
+HTTP 401 before it reaches GraphQL; a valid token missing a field's scope gets
+FORBIDDEN on that field. With no tokens configured, everyone is anonymous with
+every scope (and `serve` binds to loopback only).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.permission import BasePermission
+
+from .config import SCOPES
+
+ALL_SCOPES = frozenset(SCOPES)
+
+
+class Tokens:
+    """The configured tokens; lookups compare in constant time and never log a token."""
+
+    def __init__(self, tokens: Mapping[str, frozenset[str]]) -> None:
+        self._tokens = [(token.encode(), effective_scopes(s)) for token, s in tokens.items()]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._tokens)
+
+    def scopes_of(self, presented: str | None) -> frozenset[str] | None:
+        """The scopes of a presented token, or None when it is unknown.
+
+        Every configured token is compared, so timing does not reveal which
+        one (or how much of one) matched.
+        """
+        if not self._tokens:
+            return ALL_SCOPES
+        if not presented:
+            return None
+        candidate = presented.encode()
+        found: frozenset[str] | None = None
+        for token, scopes in self._tokens:
+            if hmac.compare_digest(token, candidate):
+                found = scopes
+        return found
+
+
+def effective_scopes(scopes: frozenset[str]) -> frozenset[str]:
+    """admin may do everything; write and read are independent of each other."""
+    return ALL_SCOPES if "admin" in scopes else scopes
+
+
+def token_from_headers(headers: Mapping[str, str]) -> str | None:
+    authorization = headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    api_key = headers.get("x-api-key", "").strip()
+    return api_key or None
+
+
+def token_from_connection_params(params: Any) -> str | None:
+    """The token a websocket client put in its connection_init payload."""
+    if not isinstance(params, dict):
+        return None
+    lowered = {str(k).lower(): v for k, v in params.items()}
+    for key in ("authorization", "x-api-key", "token"):
+        value = lowered.get(key)
+        if isinstance(value, str) and value.strip():
+            return token_from_headers({key if key != "token" else "x-api-key": value})
+    headers = lowered.get("headers")
+    if isinstance(headers, dict):
+        return token_from_headers({str(k).lower(): str(v) for k, v in headers.items()})
+    return None
+
+
+UNAUTHENTICATED_BODY = json.dumps(
+    {
+        "data": None,
+        "errors": [
+            {
+                "message": "A valid token is required: send 'Authorization: Bearer <token>' "
+                "or 'X-API-Key: <token>'.",
+                "extensions": {"code": "UNAUTHENTICATED"},
+            }
+        ],
+    }
+).encode()
+
+
+class TokenAuthMiddleware:
+    """Resolve the caller's scopes into scope["state"]; refuse HTTP requests without a token.
+
+    Websockets pass through without a header token: they may still
+    authenticate in connection_init (see AuditGraphQL.on_ws_connect).
+    """
+
+    def __init__(self, app: ASGIApp, tokens: Tokens, protected_prefix: str = "/graphql") -> None:
+        self.app = app
+        self.tokens = tokens
+        self.protected_prefix = protected_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(
+            self.protected_prefix
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        scopes = self.tokens.scopes_of(token_from_headers(headers))
+        scope.setdefault("state", {})["scopes"] = scopes
+        if scopes is None and scope["type"] == "http":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b'Bearer realm="audit-graph"'),
+                        (b"content-length", str(len(UNAUTHENTICATED_BODY)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": UNAUTHENTICATED_BODY})
+            return
+        await self.app(scope, receive, send)
+
+
+class RequireScope(BasePermission):
+    """Field permission: the caller's token must carry `scope`."""
+
+    scope = "read"
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads it from the class)
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        scopes = getattr(info.context, "scopes", None)
+        if scopes is None:
+            self.message = "A valid token is required for this field."
+            self.error_extensions = {"code": "UNAUTHENTICATED"}
+            return False
+        if self.scope in scopes:
+            return True
+        self.message = f"This field needs a token with the '{self.scope}' scope."
+        return False
+
+
+class CanRead(RequireScope):
+    scope = "read"
+
+
+class CanWrite(RequireScope):
+    scope = "write"
+
+
+class IsAdmin(RequireScope):
+    scope = "admin"
