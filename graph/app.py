@@ -27,7 +27,7 @@ from strawberry.types.unset import UnsetType
 
 from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
-from .schema import Context, schema
+from .schema import AuditSchema, Context, Limits, build_schema
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def incoming_request_id(scope: Scope) -> str | None:
 class AuditGraphQL(GraphQL):
     """strawberry's ASGI view with our context and websocket authentication."""
 
-    def __init__(self, store: Store, tokens: Tokens, **kwargs: Any) -> None:
+    def __init__(self, schema: AuditSchema, store: Store, tokens: Tokens, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.store = store
         self.tokens = tokens
@@ -108,9 +108,23 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             retention_days=settings.retention_days,
             discovery_kind=settings.discovery_toolkit_kind,
             query_kind=settings.query_toolkit_kind,
+            pool_max_size=settings.pool_size,
+            pool_timeout=settings.pool_timeout,
+            statement_timeout=settings.statement_timeout,
         )
     tokens = Tokens(settings.tokens)
-    graphql = AuditGraphQL(store, tokens, graphql_ide="graphiql" if settings.graphiql else None)
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_root_fields=settings.max_root_fields,
+    )
+    graphql = AuditGraphQL(
+        build_schema(limits),
+        store,
+        tokens,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -144,6 +158,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     # Added last, runs first: every response, a 401 included, carries the request id.
     app.add_middleware(TokenAuthMiddleware, tokens=tokens)

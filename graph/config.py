@@ -27,19 +27,28 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str | None = None
-    read_database_url: str | None = None
+    # Secrets stay out of repr(), so logging the settings never leaks them.
+    database_url: str | None = field(default=None, repr=False)
+    read_database_url: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     retention_days: int = 90
     maintenance_interval: float = 86_400.0
     maintenance_lock_key: int = DEFAULT_MAINTENANCE_LOCK_KEY
-    tokens: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    tokens: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
     data_dir: Path = Path(".audit-graph")
     graphiql: bool = True
     discovery_toolkit_kind: str = "datahub"
     query_toolkit_kind: str = "trino"
+    pool_size: int = 10
+    pool_timeout: float = 5.0
+    statement_timeout: float = 30.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    max_root_fields: int = 20
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Apply command-line flags; None means "flag not given"."""
@@ -82,6 +91,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["discovery_toolkit_kind"] = kind
     if kind := get("AUDIT_GRAPH_QUERY_TOOLKIT_KIND"):
         values["query_toolkit_kind"] = kind
+    for setting, name, low, high in INT_LIMITS:
+        if (raw := get(setting)) is not None:
+            values[name] = parse_int(setting, raw, low, high)
+    for setting, name in SECONDS:
+        if (raw := get(setting)) is not None:
+            values[name] = parse_seconds(setting, raw)
     tokens: dict[str, frozenset[str]] = {}
     if (path := get("AUDIT_GRAPH_TOKENS_FILE")) is not None:
         tokens.update(parse_tokens("AUDIT_GRAPH_TOKENS_FILE", read_secret_file(path)))
@@ -89,6 +104,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tokens.update(parse_tokens("AUDIT_GRAPH_TOKENS", spec))
     values["tokens"] = tokens
     return Settings(**values)
+
+
+# Integer settings checked the same way: (variable, Settings field, lowest, highest).
+INT_LIMITS = (
+    ("AUDIT_GRAPH_POOL_SIZE", "pool_size", 1, 1_000),
+    ("AUDIT_GRAPH_MAX_BODY_BYTES", "max_body_bytes", 1_024, 1_073_741_824),
+    ("AUDIT_GRAPH_MAX_QUERY_DEPTH", "max_query_depth", 2, 1_000),
+    ("AUDIT_GRAPH_MAX_ALIASES", "max_aliases", 0, 10_000),
+    ("AUDIT_GRAPH_MAX_TOKENS", "max_tokens", 10, 10_000_000),
+    ("AUDIT_GRAPH_MAX_ROOT_FIELDS", "max_root_fields", 1, 1_000),
+)
+SECONDS = (
+    ("AUDIT_GRAPH_POOL_TIMEOUT", "pool_timeout"),
+    ("AUDIT_GRAPH_STATEMENT_TIMEOUT", "statement_timeout"),
+)
 
 
 def parse_int(setting: str, raw: str, low: int, high: int) -> int:

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from .context import Context
 from .errors import ErrorCodes, log_errors
+from .limits import Limits, limit_extensions
 from .mutation import Mutation
 from .query import Query
 from .scalars import SCALARS
@@ -26,7 +27,7 @@ class AuditSchema(strawberry.Schema):
         log_errors(errors, getattr(context, "request_id", "-"))
 
 
-def build_schema() -> AuditSchema:
+def build_schema(limits: Limits = Limits()) -> AuditSchema:  # noqa: B008 (frozen)
     return AuditSchema(
         query=Query,
         mutation=Mutation,
@@ -34,6 +35,7 @@ def build_schema() -> AuditSchema:
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             ErrorCodes,
+            *limit_extensions(limits),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
@@ -42,4 +44,4 @@ def build_schema() -> AuditSchema:
 
 schema = build_schema()
 
-__all__ = ["AuditSchema", "Context", "build_schema", "schema"]
+__all__ = ["AuditSchema", "Context", "Limits", "build_schema", "schema"]

@@ -81,11 +81,6 @@ def parse_enum(kind: type[E], value: E | str, what: str) -> E:
         raise InvalidArgument(f"{what} must be one of {allowed}; got {value!r}.") from None
 
 
-async def configure_session(conn: AsyncConnection) -> None:
-    # Buckets, dates and generate_series steps are UTC calendar units.
-    await conn.execute("SET TIME ZONE 'UTC'")
-
-
 class Store:
     """PostgreSQL storage for audit events.
 
@@ -108,6 +103,7 @@ class Store:
         pool_min_size: int = 1,
         pool_max_size: int = 10,
         pool_timeout: float = 10.0,
+        statement_timeout: float | None = None,
     ) -> None:
         self.database_url = database_url
         self.read_database_url = read_database_url or database_url
@@ -119,21 +115,41 @@ class Store:
             database_url, "write", pool_min_size, pool_max_size, pool_timeout
         )
         self._read_pool = self._make_pool(
-            self.read_database_url, "read", pool_min_size, pool_max_size, pool_timeout
+            self.read_database_url,
+            "read",
+            pool_min_size,
+            pool_max_size,
+            pool_timeout,
+            statement_timeout,
         )
         self._feed = EventFeed(database_url)
 
     @staticmethod
     def _make_pool(
-        url: str, name: str, min_size: int, max_size: int, timeout: float
+        url: str,
+        name: str,
+        min_size: int,
+        max_size: int,
+        timeout: float,
+        statement_timeout: float | None = None,
     ) -> AsyncConnectionPool:
+        async def configure(conn: AsyncConnection) -> None:
+            # Buckets, dates and generate_series steps are UTC calendar units.
+            await conn.execute("SET TIME ZONE 'UTC'")
+            if statement_timeout:
+                # One runaway aggregate must not hold a connection forever.
+                await conn.execute(
+                    "SELECT set_config('statement_timeout', %s, false)",
+                    (f"{int(statement_timeout * 1000)}ms",),
+                )
+
         return AsyncConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
             kwargs={"autocommit": True},
-            configure=configure_session,
+            configure=configure,
             check=AsyncConnectionPool.check_connection,
             name=f"audit-graph-{name}",
             open=False,
@@ -334,8 +350,11 @@ class Store:
     # --- statistics ----------------------------------------------------------
 
     def _scope(self, flt: MetricsFilter, tool_name: str = "") -> tuple[Any, metrics.Conditions]:
-        for name, value in (("user_id", flt.user_id), ("event_kind", flt.event_kind),
-                            ("tool_name", tool_name)):
+        for name, value in (
+            ("user_id", flt.user_id),
+            ("event_kind", flt.event_kind),
+            ("tool_name", tool_name),
+        ):
             check_text(name, value)
         window = resolve_window(flt.start, flt.end, self.now())
         return window, metrics.scope(window, flt.user_id, flt.event_kind, tool_name)
@@ -372,14 +391,16 @@ class Store:
             return await metrics.overview(conn, where)
 
     async def performance(
-        self, flt: MetricsFilter = MetricsFilter()  # noqa: B008
+        self,
+        flt: MetricsFilter = MetricsFilter(),  # noqa: B008
     ) -> PerformanceStats:
         _, where = self._scope(flt)
         async with self._reading() as conn:
             return await metrics.performance(conn, where)
 
     async def enrichment(
-        self, flt: MetricsFilter = MetricsFilter()  # noqa: B008
+        self,
+        flt: MetricsFilter = MetricsFilter(),  # noqa: B008
     ) -> EnrichmentStats:
         _, where = self._scope(flt)
         async with self._reading() as conn:
