@@ -131,40 +131,50 @@ def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
     )
 
 
-INSERT_EVENT = sql.SQL(
-    "INSERT INTO audit_logs ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"
+# PostgreSQL type of each written column, for the arrays `insert_rows` unnests.
+COLUMN_TYPES = {
+    "id": "text", "timestamp": "timestamptz", "duration_ms": "int4", "parameters": "jsonb",
+    "success": "bool", "created_date": "date", "response_chars": "int4",
+    "request_chars": "int4", "content_blocks": "int4", "enrichment_applied": "bool",
+    "authorized": "bool", "enrichment_tokens_full": "int4", "enrichment_tokens_dedup": "int4",
+}  # fmt: skip
+
+# One statement for any number of rows: each column travels as one array
+# parameter, so the statement text (and its prepared plan) never changes.
+INSERT_ROWS = sql.SQL(
+    "INSERT INTO audit_logs ({columns}) SELECT * FROM unnest({arrays}) "
+    "ON CONFLICT DO NOTHING RETURNING {returning}"
 ).format(
     columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
-    values=sql.SQL(", ").join(sql.Placeholder() * len(WRITE_COLUMNS)),
+    arrays=sql.SQL(", ").join(
+        sql.SQL("%s::{}[]").format(sql.SQL(COLUMN_TYPES.get(column, "text")))
+        for column in WRITE_COLUMNS
+    ),
+    returning=EVENT_SELECT,
 )
 
-RETURNING_KEY = sql.SQL(" RETURNING id")
-
-SELECT_BY_KEY = sql.SQL(
-    "SELECT {} FROM audit_logs WHERE id = %s AND created_date = %s"
-).format(EVENT_SELECT)
+CREATED_DATE = WRITE_COLUMNS.index("created_date")
 
 
-async def insert_one(conn: AsyncConnection, row: tuple[Any, ...]) -> Event:
-    """Insert one row; a retry of a stored (id, created_date) returns the first copy."""
-    key = (row[0], row[WRITE_COLUMNS.index("created_date")])
+async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> list[Event]:
+    """Insert rows in one transaction and return each as stored, in order.
+
+    All rows are committed or none is. A key (id, created_date) that already
+    exists, or repeats within the batch, is stored once: the first copy wins
+    and is what every retry gets back.
+    """
+    keys = [(row[0], row[CREATED_DATE]) for row in rows]
     async with conn.transaction():
-        inserted = await (await conn.execute(INSERT_EVENT + RETURNING_KEY, row)).fetchone()
-        if inserted is not None:
-            await feed.notify(conn, [key])
         cur = conn.cursor(row_factory=class_row(Event))
-        await cur.execute(SELECT_BY_KEY, key)
-        stored = await cur.fetchone()
-    assert stored is not None
-    return stored
-
-
-async def insert_many(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert rows in one transaction: all of them are committed or none is."""
-    day = WRITE_COLUMNS.index("created_date")
-    async with conn.transaction(), conn.cursor() as cur:
-        await cur.executemany(INSERT_EVENT, rows)
-        await feed.notify(conn, [(row[0], row[day]) for row in rows])
+        await cur.execute(INSERT_ROWS, [list(column) for column in zip(*rows, strict=True)])
+        inserted = await cur.fetchall()
+        stored = {(event.id, event.created_date): event for event in inserted}
+        missing = [key for key in dict.fromkeys(keys) if key not in stored]
+        if missing:
+            for event in await select_by_keys(conn, missing, EventFilter()):
+                stored[event.id, event.created_date] = event
+        await feed.notify(conn, [(event.id, event.created_date) for event in inserted])
+    return [stored[key] for key in keys]
 
 
 # --- reading ---------------------------------------------------------------

@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from . import events, metrics, partitions
 from .errors import InvalidArgument, StoreUnavailable
 from .feed import EventFeed
+from .ingest import GroupCommit
 from .migrations import migrate
 from .models import (
     BreakdownEntry,
@@ -123,6 +124,7 @@ class Store:
             statement_timeout,
         )
         self._feed = EventFeed(database_url)
+        self._ingest = GroupCommit(self._write_rows, max_in_flight=max(1, pool_max_size // 2))
 
     @staticmethod
     def _make_pool(
@@ -167,6 +169,7 @@ class Store:
 
     async def close(self) -> None:
         """Close the pools; connections in use are waited for, so writes finish."""
+        await self._ingest.drain()
         await self._feed.close()
         await self._read_pool.close()
         await self._write_pool.close()
@@ -218,9 +221,7 @@ class Store:
     async def log(self, event: NewEvent) -> Event:
         """Persist one event (idempotent on id and day) and return it as stored."""
         check_event(event)
-        row = events.prepare_row(event, self.now())
-        async with self._writing() as conn:
-            return await events.insert_one(conn, row)
+        return await self._ingest.submit(events.prepare_row(event, self.now()))
 
     async def log_many(self, batch: Sequence[NewEvent]) -> list[str]:
         """Persist 1..1000 events in one transaction; return their ids in order."""
@@ -238,9 +239,12 @@ class Store:
                 raise InvalidArgument(f"event {index}: {exc}") from None
         now = self.now()
         rows = [events.prepare_row(event, now) for event in batch]
-        async with self._writing() as conn:
-            await events.insert_many(conn, rows)
+        await self._write_rows(rows)
         return [row[0] for row in rows]
+
+    async def _write_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[Event]:
+        async with self._writing() as conn:
+            return await events.insert_rows(conn, rows)
 
     # --- events ------------------------------------------------------------
 
