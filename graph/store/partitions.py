@@ -64,14 +64,40 @@ def midnight(day: date) -> datetime:
 
 
 def child_tables(conn: psycopg.Connection) -> list[str]:
+    return [name for _, name, _ in attached_partitions(conn)]
+
+
+def attached_partitions(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    """(schema, name, bound as PostgreSQL prints it) of every partition of audit_logs."""
     rows = conn.execute(
         """
-        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid)
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE i.inhparent = 'audit_logs'::regclass
         ORDER BY c.relname
         """
     ).fetchall()
-    return [row[0] for row in rows]
+    return [(schema, name, bound or "") for schema, name, bound in rows]
+
+
+def parse_bound(bound: str) -> tuple[date | None, date | None]:
+    """The [start, end) of a range bound; None where it is not a date Python can hold.
+
+    MINVALUE, MAXVALUE, 'infinity' and years past 9999 come back as None.
+    """
+    match = BOUND.search(bound)
+    if match is None:
+        return None, None
+    return parse_date(match[1]), parse_date(match[2])
+
+
+def parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def default_holds_month(conn: psycopg.Connection, month: date) -> bool:
@@ -123,6 +149,14 @@ def ensure_monthly_partitions(
         except psycopg.Error as exc:
             log.warning("could not create partition %s: %s", name, exc)
             result.errors.append(f"create {name}: {exc.diag.message_primary or exc}")
+            continue
+        if name not in child_tables(conn):
+            # IF NOT EXISTS skipped it: a table of that name exists but is not ours.
+            log.warning("could not create partition %s: the name is taken", name)
+            result.errors.append(
+                f"create {name}: a table named {name} exists and is not a partition "
+                "of audit_logs; rename or attach it"
+            )
         else:
             result.names.append(name)
     return result
@@ -134,18 +168,20 @@ def drop_expired_partitions(
     """Drop each named monthly partition whose exclusive upper bound is at or before the cutoff.
 
     Only tables attached to audit_logs whose names parse as a month are
-    candidates: the default partition and any foreign-named table stay.
+    candidates: the default partition and any foreign-named table stay. The
+    bound is the one PostgreSQL holds, not the one the name suggests, and a
+    bound that is not a plain date (MAXVALUE, year 10000) never expires.
     """
     result = StepResult()
     if retention_days <= 0:
         return result
     cutoff = now - timedelta(days=retention_days)
-    for name in child_tables(conn):
-        month = parse_partition_name(name)
-        if month is None or midnight(add_months(month, 1)) > cutoff:
+    for schema, name, bound in attached_partitions(conn):
+        end = parse_bound(bound)[1]
+        if parse_partition_name(name) is None or end is None or midnight(end) > cutoff:
             continue
         try:
-            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)))
         except psycopg.Error as exc:
             log.warning("could not drop partition %s: %s", name, exc)
             result.errors.append(f"drop {name}: {exc.diag.message_primary or exc}")
@@ -174,17 +210,12 @@ def list_partitions(conn: psycopg.Connection) -> list[PartitionInfo]:
     ).fetchall()
     partitions = []
     for name, bound, approx_rows in rows:
-        match = BOUND.search(bound or "")
-        start, end = (
-            (midnight(date.fromisoformat(match[1])), midnight(date.fromisoformat(match[2])))
-            if match
-            else (None, None)
-        )
+        start, end = parse_bound(bound or "")
         partitions.append(
             PartitionInfo(
                 name=name,
-                range_start=start,
-                range_end=end,
+                range_start=midnight(start) if start else None,
+                range_end=midnight(end) if end else None,
                 is_default=bound == "DEFAULT",
                 approx_rows=approx_rows,
             )
