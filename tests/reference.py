@@ -1,0 +1,446 @@
+"""A plain-Python reference for the read operations of SPEC 3.
+
+Written from the words of SPEC 3, not from the store's SQL, so tests can
+compare what the store (or the GraphQL API over it) answers with what the
+specification says it should answer over the same rows.
+
+Every function takes a list of events as stored: dicts with the snake_case
+field names of `graph.store.Event` (id, timestamp, duration_ms, user_id,
+user_email, tool_name, toolkit_kind, ..., event_kind), text as strings (NULL
+already read as ''), `timestamp` an aware datetime. `from_graphql` turns an
+`AuditEvent` selected over GraphQL (camelCase, ISO strings) into that shape.
+
+Results are plain dicts (and lists of dicts) keyed by the snake_case field
+names of the store's result types, so a test can compare them with
+`dataclasses.asdict(result)`. Nothing here touches a database.
+
+Conventions, all from SPEC 3 (and the brief of the issue):
+- every time range is inclusive at both ends;
+- the statistics "window": end defaults to now, start to end minus 24 hours;
+  `query`, `count`, `distinct` and `distinct_pairs` have no default window;
+- an empty-string filter means "no filter";
+- strings order by code point (the store sorts in the "C" collation);
+- ties in `query` ordering are broken by id, in the same direction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+Event = Mapping[str, Any]
+
+DEFAULT_WINDOW = timedelta(hours=24)
+SEARCHED_COLUMNS = (
+    "user_id",
+    "tool_name",
+    "toolkit_kind",
+    "connection",
+    "persona",
+    "error_message",
+)
+EXACT_FILTERS = ("id", "user_id", "session_id", "tool_name", "toolkit_kind", "source", "event_kind")
+SORT_FIELDS = (
+    "timestamp", "user_id", "tool_name", "toolkit_kind", "source", "connection",
+    "duration_ms", "success", "enrichment_applied", "enrichment_mode",
+)  # fmt: skip
+DISTINCT_COLUMNS = ("user_id", "tool_name", "toolkit_kind", "source", "event_kind")
+BREAKDOWN_DIMENSIONS = ("tool_name", "user_id", "persona", "toolkit_kind", "connection")
+RESOLUTIONS = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+}
+ENRICHMENT_MODES = ("full", "summary", "reference", "none")
+
+
+# --- time ---------------------------------------------------------------------
+
+
+def utc(moment: datetime) -> datetime:
+    """A naive datetime is UTC; an aware one is converted to UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The statistics window: end defaults to now, start to end minus 24 hours."""
+    end = utc(end) if end is not None else utc(now)
+    start = utc(start) if start is not None else end - DEFAULT_WINDOW
+    if start > end:
+        raise ValueError("start after end")
+    return start, end
+
+
+def in_range(event: Event, start: datetime | None, end: datetime | None) -> bool:
+    """Inclusive at both ends; an absent bound is unbounded."""
+    moment = utc(event["timestamp"])
+    if start is not None and moment < utc(start):
+        return False
+    return not (end is not None and moment > utc(end))
+
+
+def truncate(moment: datetime, resolution: str) -> datetime:
+    """The UTC bucket a moment falls in."""
+    moment = utc(moment).replace(second=0, microsecond=0)
+    if resolution == "minute":
+        return moment
+    moment = moment.replace(minute=0)
+    if resolution == "hour":
+        return moment
+    if resolution == "day":
+        return moment.replace(hour=0)
+    raise ValueError(f"unknown resolution {resolution!r}")
+
+
+def bucket_count(start: datetime, end: datetime, resolution: str) -> int:
+    first, last = truncate(start, resolution), truncate(end, resolution)
+    return (last - first) // RESOLUTIONS[resolution] + 1
+
+
+# --- events ---------------------------------------------------------------------
+
+
+def matches(event: Event, flt: Mapping[str, Any] | None = None) -> bool:
+    """Does an event pass an event filter (keys of `graph.store.EventFilter`)?"""
+    flt = flt or {}
+    if not in_range(event, flt.get("start"), flt.get("end")):
+        return False
+    for name in EXACT_FILTERS:
+        wanted = flt.get(name) or ""
+        if wanted and event[name] != wanted:
+            return False
+    success = flt.get("success")
+    if success is not None and event["success"] != success:
+        return False
+    search = flt.get("search") or ""
+    if search:
+        needle = search.lower()
+        if not any(needle in (event[column] or "").lower() for column in SEARCHED_COLUMNS):
+            return False
+    return True
+
+
+def sort_key(sort: str) -> Callable[[Event], tuple[Any, str]]:
+    if sort not in SORT_FIELDS:
+        raise ValueError(f"unknown sort field {sort!r}")
+    if sort == "timestamp":
+        return lambda event: (utc(event["timestamp"]), event["id"])
+    return lambda event: (event[sort], event["id"])
+
+
+def query(
+    events: Iterable[Event],
+    flt: Mapping[str, Any] | None = None,
+    sort: str = "timestamp",
+    order: str = "desc",
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Event]:
+    """Matching events in (sort value, id) order, both in the same direction, then paged."""
+    if order not in ("asc", "desc"):
+        raise ValueError(f"unknown order {order!r}")
+    found = sorted(
+        (event for event in events if matches(event, flt)),
+        key=sort_key(sort),
+        reverse=order == "desc",
+    )
+    found = found[offset:]
+    return found if limit is None else found[:limit]
+
+
+def count(events: Iterable[Event], flt: Mapping[str, Any] | None = None) -> int:
+    return sum(1 for event in events if matches(event, flt))
+
+
+def distinct(
+    events: Iterable[Event],
+    column: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[str]:
+    """Sorted unique non-empty values in the range; absent bounds are unbounded."""
+    if column not in DISTINCT_COLUMNS:
+        raise ValueError(f"unknown distinct column {column!r}")
+    return sorted({e[column] for e in events if e[column] and in_range(e, start, end)})
+
+
+def distinct_pairs(
+    events: Iterable[Event],
+    col1: str = "user_id",
+    col2: str = "user_email",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, str]:
+    """Each non-empty col1 value -> the col2 value of its most recent row with a non-empty col2.
+
+    Rows at the same instant are ordered by id (the greater id counts as more recent).
+    """
+    if (col1, col2) != ("user_id", "user_email"):
+        raise ValueError("only (user_id, user_email)")
+    latest: dict[str, tuple[datetime, str, str]] = {}
+    for event in events:
+        if not event[col1] or not event[col2] or not in_range(event, start, end):
+            continue
+        candidate = (utc(event["timestamp"]), event["id"], event[col2])
+        current = latest.get(event[col1])
+        if current is None or candidate[:2] > current[:2]:
+            latest[event[col1]] = candidate
+    return {key: value[2] for key, value in latest.items()}
+
+
+# --- statistics -------------------------------------------------------------------
+
+
+def scoped(
+    events: Iterable[Event],
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    event_kind: str = "",
+    tool_name: str = "",
+) -> list[Event]:
+    """The events a statistic looks at: in the window and matching the non-empty filters."""
+    low, high = window(start, end, now)
+    return [
+        event
+        for event in events
+        if in_range(event, low, high)
+        and (not user_id or event["user_id"] == user_id)
+        and (not event_kind or event["event_kind"] == event_kind)
+        and (not tool_name or event["tool_name"] == tool_name)
+    ]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def percentile_cont(values: Iterable[float], fraction: float) -> float:
+    """PostgreSQL's percentile_cont: interpolate linearly at position fraction * (n - 1)."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    position = fraction * (len(ordered) - 1)
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    weight = position - lower
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * weight
+
+
+def timeseries(
+    events: Iterable[Event],
+    resolution: str,
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    event_kind: str = "",
+) -> list[dict[str, Any]]:
+    """Every bucket from trunc(start) to trunc(end) inclusive, ascending, zero-filled."""
+    step = RESOLUTIONS[resolution]
+    low, high = window(start, end, now)
+    groups: dict[datetime, list[Event]] = defaultdict(list)
+    for event in scoped(events, now, start, end, user_id, event_kind):
+        groups[truncate(event["timestamp"], resolution)].append(event)
+    buckets = []
+    bucket, last = truncate(low, resolution), truncate(high, resolution)
+    while bucket <= last:
+        rows = groups.get(bucket, [])
+        successes = sum(1 for row in rows if row["success"])
+        buckets.append(
+            {
+                "bucket": bucket,
+                "count": len(rows),
+                "success_count": successes,
+                "error_count": len(rows) - successes,
+                "avg_duration_ms": mean([row["duration_ms"] for row in rows]),
+            }
+        )
+        bucket += step
+    return buckets
+
+
+def clamp_breakdown_limit(limit: int) -> int:
+    """limit <= 0 means 10; above 100 means 100."""
+    if limit <= 0:
+        return 10
+    return min(limit, 100)
+
+
+def group_entries(rows: Iterable[Event], group_by: str, limit: int) -> list[dict[str, Any]]:
+    """Breakdown entries of rows already scoped: count desc, then dimension asc."""
+    groups: dict[str, list[Event]] = defaultdict(list)
+    for row in rows:
+        groups[row[group_by]].append(row)
+    entries = []
+    for value, members in groups.items():
+        label = value
+        if group_by == "user_id":
+            emails = [row["user_email"] for row in members if row["user_email"]]
+            if emails:
+                label = max(emails)
+        entries.append(
+            {
+                "dimension": label,
+                "count": len(members),
+                "success_rate": sum(1 for row in members if row["success"]) / len(members),
+                "avg_duration_ms": mean([row["duration_ms"] for row in members]),
+            }
+        )
+    entries.sort(key=lambda entry: (-entry["count"], entry["dimension"]))
+    return entries[:limit]
+
+
+def breakdown(
+    events: Iterable[Event],
+    group_by: str,
+    limit: int,
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    tool_name: str = "",
+    event_kind: str = "",
+) -> list[dict[str, Any]]:
+    if group_by not in BREAKDOWN_DIMENSIONS:
+        raise ValueError(f"unknown group_by {group_by!r}")
+    rows = scoped(events, now, start, end, user_id, event_kind, tool_name)
+    return group_entries(rows, group_by, clamp_breakdown_limit(limit))
+
+
+def overview(
+    events: Iterable[Event],
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    event_kind: str = "",
+) -> dict[str, Any]:
+    rows = scoped(events, now, start, end, user_id, event_kind)
+    total = len(rows)
+    successes = sum(1 for row in rows if row["success"])
+    return {
+        "total_calls": total,
+        "success_rate": successes / total if total else 0.0,
+        "avg_duration_ms": mean([row["duration_ms"] for row in rows]),
+        "unique_users": len({row["user_id"] for row in rows if row["user_id"]}),
+        "unique_tools": len({row["tool_name"] for row in rows if row["tool_name"]}),
+        "enrichment_rate": (
+            sum(1 for row in rows if row["enrichment_applied"]) / total if total else 0.0
+        ),
+        "error_count": total - successes,
+    }
+
+
+def performance(
+    events: Iterable[Event],
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    event_kind: str = "",
+) -> dict[str, Any]:
+    rows = scoped(events, now, start, end, user_id, event_kind)
+    durations = [row["duration_ms"] for row in rows]
+    return {
+        "p50_ms": percentile_cont(durations, 0.5),
+        "p95_ms": percentile_cont(durations, 0.95),
+        "p99_ms": percentile_cont(durations, 0.99),
+        "avg_ms": mean(durations),
+        "max_ms": float(max(durations, default=0)),
+        "avg_response_chars": mean([row["response_chars"] for row in rows]),
+        "avg_request_chars": mean([row["request_chars"] for row in rows]),
+    }
+
+
+def enrichment(
+    events: Iterable[Event],
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    event_kind: str = "",
+) -> dict[str, Any]:
+    rows = scoped(events, now, start, end, user_id, event_kind)
+    total = len(rows)
+    enriched = sum(1 for row in rows if row["enrichment_applied"])
+    full = [row["enrichment_tokens_full"] for row in rows]
+    dedup = [row["enrichment_tokens_dedup"] for row in rows]
+    modes = {
+        mode: sum(1 for row in rows if row["enrichment_mode"] == mode) for mode in ENRICHMENT_MODES
+    }
+    return {
+        "total_calls": total,
+        "enriched_calls": enriched,
+        "enrichment_rate": enriched / total if total else 0.0,
+        "full_count": modes["full"],
+        "summary_count": modes["summary"],
+        "reference_count": modes["reference"],
+        "none_count": modes["none"],
+        "total_tokens_full": sum(full),
+        "total_tokens_dedup": sum(dedup),
+        "tokens_saved": sum(full) - sum(dedup),
+        "avg_tokens_full": mean([value for value in full if value != 0]),
+        "avg_tokens_dedup": mean([value for value in dedup if value != 0]),
+        "unique_sessions": len({row["session_id"] for row in rows if row["session_id"]}),
+    }
+
+
+def discovery(
+    events: Iterable[Event],
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    event_kind: str = "",
+    discovery_kind: str = "datahub",
+    query_kind: str = "trino",
+) -> dict[str, Any]:
+    """Sessions (non-empty session_id) in the window: who discovers before they query."""
+    rows = [row for row in scoped(events, now, start, end, "", event_kind) if row["session_id"]]
+    sessions: dict[str, list[Event]] = defaultdict(list)
+    for row in rows:
+        sessions[row["session_id"]].append(row)
+    discovering = querying = before = without = 0
+    for calls in sessions.values():
+        discoveries = [utc(c["timestamp"]) for c in calls if c["toolkit_kind"] == discovery_kind]
+        queries = [utc(c["timestamp"]) for c in calls if c["toolkit_kind"] == query_kind]
+        discovering += bool(discoveries)
+        querying += bool(queries)
+        if discoveries and queries and min(discoveries) < min(queries):
+            before += 1
+        if queries and not discoveries:
+            without += 1
+    total = len(sessions)
+    discovery_calls = [row for row in rows if row["toolkit_kind"] == discovery_kind]
+    return {
+        "total_sessions": total,
+        "discovery_sessions": discovering,
+        "query_sessions": querying,
+        "discovery_before_query": before,
+        "discovery_rate": discovering / total if total else 0.0,
+        "query_without_discovery": without,
+        "top_discovery_tools": group_entries(discovery_calls, "tool_name", 10),
+    }
+
+
+# --- adapters ---------------------------------------------------------------------
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def from_graphql(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An `AuditEvent` as GraphQL returns it (camelCase, ISO 8601) in the shape used here."""
+    converted = {snake_case(key): value for key, value in event.items()}
+    if isinstance(converted.get("timestamp"), str):
+        converted["timestamp"] = utc(datetime.fromisoformat(converted["timestamp"]))
+    return converted
