@@ -11,7 +11,7 @@ import binascii
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -233,15 +233,22 @@ def encode_cursor(event: Event, sort: SortField, order: SortOrder) -> str:
     value: Any = getattr(event, sort.value)
     if isinstance(value, datetime):
         value = value.isoformat()
-    payload = json.dumps([sort.value, order.value, value, event.id], separators=(",", ":"))
+    day = event.created_date.isoformat() if event.created_date is not None else None
+    payload = json.dumps([sort.value, order.value, value, event.id, day], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, str]:
-    """The (sort value, id) a cursor points after; it must come from the same sort."""
+def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, str, date | None]:
+    """The (sort value, id, created_date) a cursor points after; it must come from the same sort.
+
+    Cursors issued before created_date was part of them carry four elements.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        field, direction, value, id_ = json.loads(raw)
+        field, direction, value, id_, *rest = json.loads(raw)
+        day = date.fromisoformat(rest[0]) if rest and rest[0] is not None else None
+        if len(rest) > 1:
+            raise ValueError("too many elements")
     except (ValueError, TypeError, binascii.Error):
         raise InvalidArgument(
             "after is not a cursor this API issued; pass endCursor from a previous page."
@@ -255,7 +262,7 @@ def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, 
         raise InvalidArgument("after is not a cursor this API issued.")
     if sort is SortField.TIMESTAMP:
         value = datetime.fromisoformat(value)
-    return value, id_
+    return value, id_, day
 
 
 def cursor_value_ok(sort: SortField, value: Any) -> bool:
@@ -279,25 +286,41 @@ async def select_events(
     order: SortOrder,
     limit: int,
     offset: int,
-    after: tuple[Any, str] | None,
+    after: tuple[Any, str, date | None] | None,
 ) -> list[Event]:
-    """Up to `limit` events in sort order, id breaking ties in the same direction."""
+    """Up to `limit` events in sort order, id breaking ties in the same direction.
+
+    An id may be stored once per UTC day, so under any sort but timestamp (where
+    equal timestamp and id mean the same day) created_date breaks the last ties:
+    without it two rows sharing sort value and id could both fall on a page edge.
+    """
     sort_expr = SORT_EXPRESSIONS[sort]
     direction = sql.SQL("ASC" if order is SortOrder.ASC else "DESC")
+    keys: list[sql.Composable] = [sort_expr, sql.SQL('id COLLATE "C"')]
+    if sort is not SortField.TIMESTAMP:
+        keys.append(sql.SQL("created_date"))
     where = event_conditions(flt)
     if after is not None:
         comparison = sql.SQL(">" if order is SortOrder.ASC else "<")
+        values = [sql.Placeholder("after_value"), sql.Placeholder("after_id")]
+        if after[2] is not None and sort is not SortField.TIMESTAMP:
+            values.append(sql.Placeholder("after_day"))
         where.add(
-            sql.SQL('({}, id COLLATE "C") {} (%(after_value)s, %(after_id)s)').format(
-                sort_expr, comparison
+            sql.SQL("({}) {} ({})").format(
+                sql.SQL(", ").join(keys[: len(values)]), comparison, sql.SQL(", ").join(values)
             ),
             after_value=after[0],
             after_id=after[1],
+            after_day=after[2],
         )
     query = sql.SQL(
-        'SELECT {columns} FROM audit_logs {where} ORDER BY {sort} {dir}, id COLLATE "C" {dir} '
+        "SELECT {columns} FROM audit_logs {where} ORDER BY {order} "
         "LIMIT %(limit)s OFFSET %(offset)s"
-    ).format(columns=EVENT_SELECT, where=where.sql(), sort=sort_expr, dir=direction)
+    ).format(
+        columns=EVENT_SELECT,
+        where=where.sql(),
+        order=sql.SQL(", ").join(sql.SQL("{} {}").format(key, direction) for key in keys),
+    )
     cur = conn.cursor(row_factory=class_row(Event))
     await cur.execute(query, {**where.params, "limit": limit, "offset": offset})
     return await cur.fetchall()

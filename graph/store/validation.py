@@ -80,7 +80,8 @@ def check_text(name: str, value: str, limit: int | None = None) -> None:
 
 
 def check_range(start: datetime | None, end: datetime | None) -> None:
-    if start is not None and end is not None and start > end:
+    # as_utc: a naive bound is UTC, and comparing it with an aware one must not raise.
+    if start is not None and end is not None and as_utc(start) > as_utc(end):
         raise InvalidArgument(
             f"start time {start.isoformat()} is after end time {end.isoformat()}; "
             "swap them or widen the range."
