@@ -473,6 +473,26 @@ async def test_cleanup_at_a_month_boundary_across_partitions(
     assert db.execute("SELECT count(*) FROM audit_logs_2026_02").fetchone() == (0,)
 
 
+async def test_cleanup_goes_by_timestamp_even_when_created_date_is_a_local_day(
+    store: Store, clock: FakeClock, db: psycopg.Connection
+) -> None:
+    # Rows from an older writer whose created_date is its local (UTC+2 or UTC-5) day,
+    # not the UTC day. SPEC 3 deletes by timestamp, so the day column must not decide.
+    db.execute(
+        "INSERT INTO audit_logs (id, timestamp, tool_name, success, created_date) VALUES"
+        # 23:30 UTC on Feb 28 is 01:30 on Mar 1 at UTC+2.
+        " ('ahead', '2026-02-28T23:30:00Z', 't', true, '2026-03-01'),"
+        # 03:00 UTC on Mar 1 is 22:00 on Feb 28 at UTC-5.
+        " ('behind', '2026-03-01T03:00:00Z', 't', true, '2026-02-28'),"
+        " ('utc', '2026-02-28T23:50:00Z', 't', true, '2026-02-28')"
+    )
+    # Retention 90 from 2026-05-29 23:45: May 29 - 28 = May 1, - 30 = Apr 1,
+    # - 31 = Mar 1, - 1 = Feb 28. Cutoff 2026-02-28 23:45 UTC: only 'ahead' is older.
+    clock.set(utc(2026, 5, 29, 23, 45))
+    assert await store.cleanup() == 1
+    assert ids(db) == {"behind", "utc"}
+
+
 # --- partitions() -------------------------------------------------------------------
 
 

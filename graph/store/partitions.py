@@ -191,10 +191,15 @@ def drop_expired_partitions(
 
 
 def delete_expired_rows(conn: psycopg.Connection, cutoff: datetime) -> int:
-    """The retention DELETE: every row whose timestamp is before the cutoff."""
+    """The retention DELETE: every row whose timestamp is before the cutoff.
+
+    The created_date bound only lets PostgreSQL skip newer partitions. It
+    allows one day more than the cutoff's UTC day: rows from older writers may
+    carry their local day, at most a day ahead of UTC (offsets reach +14 h).
+    """
     cur = conn.execute(
         "DELETE FROM audit_logs WHERE created_date <= %s AND timestamp < %s",
-        (cutoff.astimezone(UTC).date(), cutoff),
+        (cutoff.astimezone(UTC).date() + timedelta(days=1), cutoff),
     )
     return cur.rowcount
 
