@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import psycopg
 import pytest
 from conftest import FakeClock
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from graph.store import InvalidArgument, NewEvent, PartitionInfo, Store
 from graph.store import partitions as parts
@@ -403,6 +404,30 @@ async def test_drop_uses_the_partition_own_schema(
         assert table_exists(db, "audit_logs_2020_01")  # ours, untouched
     finally:
         db.execute(f'DROP SCHEMA "{other}" CASCADE')
+
+
+async def test_partition_bounds_are_read_whatever_the_datestyle(
+    store: Store, schema_url: str, clock: FakeClock
+) -> None:
+    # A server configured with DateStyle 'SQL, DMY' prints bounds as '01/03/2026'.
+    # Ranges must still be listed, and expired partitions still dropped.
+    options = conninfo_to_dict(schema_url)["options"]
+    url = make_conninfo(schema_url, options=f"{options} -c DateStyle=SQL,DMY")
+    async with Store(url, clock=clock, pool_max_size=2) as dmy:
+        created = await dmy.ensure_monthly_partitions(1)
+        assert created == ["audit_logs_2026_03", "audit_logs_2026_04"]
+        listed = await dmy.partitions()
+        assert [(p.name, p.range_start, p.range_end) for p in listed] == [
+            ("audit_logs_2026_03", utc(2026, 3, 1), utc(2026, 4, 1)),
+            ("audit_logs_2026_04", utc(2026, 4, 1), utc(2026, 5, 1)),
+            ("audit_logs_default", None, None),
+        ]
+        # Cutoff 2026-07-02 (the seed's example): both months have ended before it.
+        clock.set(utc(2026, 9, 30))
+        assert await dmy.drop_expired_partitions(90) == [
+            "audit_logs_2026_03",
+            "audit_logs_2026_04",
+        ]
 
 
 # --- cleanup ----------------------------------------------------------------------

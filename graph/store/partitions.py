@@ -64,22 +64,29 @@ def midnight(day: date) -> datetime:
 
 
 def child_tables(conn: psycopg.Connection) -> list[str]:
-    return [name for _, name, _ in attached_partitions(conn)]
+    return [name for _, name, _, _ in attached_partitions(conn)]
 
 
-def attached_partitions(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
-    """(schema, name, bound as PostgreSQL prints it) of every partition of audit_logs."""
-    rows = conn.execute(
-        """
-        SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid)
-        FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE i.inhparent = 'audit_logs'::regclass
-        ORDER BY c.relname
-        """
-    ).fetchall()
-    return [(schema, name, bound or "") for schema, name, bound in rows]
+def attached_partitions(conn: psycopg.Connection) -> list[tuple[str, str, str, int]]:
+    """(schema, name, bound, approximate rows) of every partition of audit_logs.
+
+    The bound is as PostgreSQL prints it, with dates in ISO form whatever the
+    server's DateStyle, so that `parse_bound` can read them.
+    """
+    with conn.transaction():
+        conn.execute("SET LOCAL DateStyle = ISO")
+        rows = conn.execute(
+            """
+            SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid),
+                   GREATEST(c.reltuples, 0)::int8
+            FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE i.inhparent = 'audit_logs'::regclass
+            ORDER BY c.relname
+            """
+        ).fetchall()
+    return [(schema, name, bound or "", approx) for schema, name, bound, approx in rows]
 
 
 def parse_bound(bound: str) -> tuple[date | None, date | None]:
@@ -176,7 +183,7 @@ def drop_expired_partitions(
     if retention_days <= 0:
         return result
     cutoff = now - timedelta(days=retention_days)
-    for schema, name, bound in attached_partitions(conn):
+    for schema, name, bound, _ in attached_partitions(conn):
         end = parse_bound(bound)[1]
         if parse_partition_name(name) is None or end is None or midnight(end) > cutoff:
             continue
@@ -205,17 +212,9 @@ def delete_expired_rows(conn: psycopg.Connection, cutoff: datetime) -> int:
 
 
 def list_partitions(conn: psycopg.Connection) -> list[PartitionInfo]:
-    rows = conn.execute(
-        """
-        SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), GREATEST(c.reltuples, 0)::int8
-        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'audit_logs'::regclass
-        ORDER BY c.relname
-        """
-    ).fetchall()
     partitions = []
-    for name, bound, approx_rows in rows:
-        start, end = parse_bound(bound or "")
+    for _, name, bound, approx_rows in attached_partitions(conn):
+        start, end = parse_bound(bound)
         partitions.append(
             PartitionInfo(
                 name=name,
