@@ -6,12 +6,12 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from .context import Context
-from .errors import ErrorCodes, log_errors
+from .errors import CodedParserCache, ErrorCodes, log_errors
 from .limits import Limits, limit_extensions
 from .mutation import Mutation
 from .query import Query
@@ -36,7 +36,7 @@ def build_schema(limits: Limits = Limits()) -> AuditSchema:  # noqa: B008 (froze
         extensions=[
             ErrorCodes,
             *limit_extensions(limits),
-            lambda: ParserCache(maxsize=256),
+            lambda: CodedParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
     )

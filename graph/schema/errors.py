@@ -6,11 +6,12 @@ GraphQL codes happens once, here, after the operation ran.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from graph.store import InvalidArgument, StoreUnavailable
 
@@ -78,3 +79,21 @@ class ErrorCodes(SchemaExtension):
             return
         request_id = getattr(self.execution_context.context, "request_id", "-")
         result.errors = [client_error(error, request_id) for error in result.errors]
+
+
+class CodedParserCache(ParserCache):
+    """strawberry's ParserCache, leaving a document it cannot parse to strawberry.
+
+    ParserCache parses in its on_parse hook, where a syntax error (or a document
+    over the token limit) escapes the operation and so skips ErrorCodes: the
+    client would get an error without extensions.code. Left unparsed, the
+    document is parsed again inside the operation and its error reported there.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield

@@ -91,7 +91,16 @@ def check_range(start: datetime | None, end: datetime | None) -> None:
 def resolve_window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
     """The statistics window: end defaults to now, start to end minus 24 hours."""
     end = as_utc(end) if end is not None else now
-    start = as_utc(start) if start is not None else end - DEFAULT_WINDOW
+    if start is None:
+        try:
+            start = end - DEFAULT_WINDOW
+        except OverflowError:
+            # The default start would fall before year 1, which no datetime can hold.
+            raise InvalidArgument(
+                f"end time {end.isoformat()} leaves no room for the default 24-hour window; "
+                "give a start time too."
+            ) from None
+    start = as_utc(start)
     check_range(start, end)
     return Window(start, end)
 

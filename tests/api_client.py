@@ -1,0 +1,238 @@
+"""Talking to the real ASGI app in-process: the `api` fixture and small helpers.
+
+httpx's ASGITransport does not run the lifespan; the `store` fixture is
+already migrated and open, so the app is built over it directly. Every
+response goes through `Api.post`, which checks that nothing internal (a
+traceback, SQL, the DSN) reached the client and that every error carries
+extensions.code and extensions.requestId.
+
+Each test module declares its `api` fixture over `serving(store, schema_url)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+
+from graph.app import create_app
+from graph.config import Settings
+from graph.store import Store
+
+# Every field of AuditEvent, for selections.
+EVENT_FIELDS = """
+    id timestamp durationMs requestId sessionId userId userEmail persona toolName
+    toolkitKind toolkitName connection parameters success errorMessage responseChars
+    requestChars contentBlocks transport source enrichmentApplied enrichmentTokensFull
+    enrichmentTokensDedup enrichmentMode enrichmentMatchKind authorized eventKind
+"""
+
+# Text that must never reach a client: tracebacks, SQL, connection details.
+LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    "psycopg",
+    "SELECT ",
+    "INSERT ",
+    "WHERE ",
+    "postgresql://",
+    "host=",
+    "password=",
+    "dbname=",
+    "search_path",
+)
+
+
+@dataclass
+class Api:
+    """A client of /graphql that checks every response it receives."""
+
+    client: httpx.AsyncClient
+    dsn: str
+    responses: list[str] = field(default_factory=list)
+
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The whole response body, after checking nothing internal leaked."""
+        # json.dumps escapes non-ASCII, so even a lone surrogate travels (as \ud800).
+        body = json.dumps({"query": query, "variables": variables or {}})
+        response = await self.client.post(
+            "/graphql",
+            content=body,
+            headers={"content-type": "application/json", **(headers or {})},
+        )
+        text = response.text
+        self.responses.append(text)
+        assert_clean(text, self.dsn)
+        assert response.status_code == 200, text
+        result: dict[str, Any] = response.json()
+        for error in result.get("errors") or []:
+            extensions = error.get("extensions") or {}
+            assert extensions.get("code"), error
+            assert extensions.get("requestId"), error
+            # Partition names are data; in an error message a table name is an internal.
+            assert "audit_logs" not in str(error.get("message")), error
+        return result
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`data` of a request that must succeed."""
+        body = await self.post(query, variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first error of a request that must fail."""
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+    async def bad_input(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        """The message of a request that must fail with BAD_USER_INPUT."""
+        error = await self.error(query, variables)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        return str(error["message"])
+
+
+def assert_clean(text: str, dsn: str) -> None:
+    for marker in LEAK_MARKERS:
+        assert marker not in text, f"{marker!r} leaked into a response: {text[:2000]}"
+    assert dsn not in text
+
+
+def client_of(store: Store) -> httpx.AsyncClient:
+    app = create_app(Settings(database_url="unused"), store=store)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@asynccontextmanager
+async def serving(store: Store, dsn: str) -> AsyncIterator[Api]:
+    """An Api over the app built on an open store (each test module's `api` fixture)."""
+    async with client_of(store) as client:
+        yield Api(client=client, dsn=dsn)
+
+
+async def gql(api: Api, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`data` of a request that must succeed (the helper form of Api.gql)."""
+    return await api.gql(query, variables)
+
+
+# --- arranging and checking rows directly -------------------------------------
+
+
+def count_rows(db: psycopg.Connection, where: str = "true", *params: Any) -> int:
+    """Rows in audit_logs, counted directly in the database."""
+    row = db.execute(f"SELECT count(*) FROM audit_logs WHERE {where}", params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def insert(db: psycopg.Connection, **values: Any) -> None:
+    """One row written directly; created_date is the UTC date of timestamp."""
+    values = dict(values)
+    if isinstance(values.get("parameters"), dict | list):
+        values["parameters"] = json.dumps(values["parameters"])
+    values.setdefault("success", True)
+    columns = ", ".join(f'"{name}"' for name in values)
+    placeholders = ", ".join(["%s"] * len(values))
+    db.execute(
+        f"INSERT INTO audit_logs ({columns}, created_date) "
+        f"VALUES ({placeholders}, (%s::timestamptz AT TIME ZONE 'UTC')::date)",
+        [*values.values(), values["timestamp"]],
+    )
+
+
+# --- a real Store that records how its calls overlap ---------------------------
+
+
+class RecordingStore(Store):
+    """A Store that logs when each public read enters and leaves.
+
+    With `parties` set, every read that takes a pooled connection waits,
+    holding it, until `parties` reads hold one at the same moment. Reads that
+    run one after another can never all be inside together, so they fall
+    through after `guard` seconds and `most_held` stays below `parties`:
+    the proof does not depend on how fast anything runs.
+    """
+
+    def __init__(self, *args: Any, guard: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard = guard
+        self.parties: int | None = None
+        self.calls: list[tuple[str, str]] = []
+        self.held = 0
+        self.most_held = 0
+        self.backends: set[int] = set()
+        self._all_held = asyncio.Event()
+
+    @asynccontextmanager
+    async def _recorded(self, name: str) -> AsyncIterator[None]:
+        self.calls.append(("enter", name))
+        try:
+            yield
+        finally:
+            self.calls.append(("exit", name))
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        async with super()._reading() as conn:
+            self.held += 1
+            self.most_held = max(self.most_held, self.held)
+            self.backends.add(conn.info.backend_pid)
+            try:
+                if self.parties is not None:
+                    if self.held >= self.parties:
+                        self._all_held.set()
+                    try:
+                        async with asyncio.timeout(self.guard):
+                            await self._all_held.wait()
+                    except TimeoutError:
+                        pass  # ran alone: most_held tells the test
+                yield conn
+            finally:
+                self.held -= 1
+
+    async def overview(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._recorded("overview"):
+            return await super().overview(*args, **kwargs)
+
+    async def timeseries(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._recorded("timeseries"):
+            return await super().timeseries(*args, **kwargs)
+
+    async def breakdown(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._recorded("breakdown"):
+            return await super().breakdown(*args, **kwargs)
+
+    async def count(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._recorded("count"):
+            return await super().count(*args, **kwargs)
+
+    async def page(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._recorded("page"):
+            return await super().page(*args, **kwargs)
+
+
+@dataclass
+class Recording:
+    store: RecordingStore
+    api: Api
+
+
+@asynccontextmanager
+async def recording_app(dsn: str, clock: Any) -> AsyncIterator[Recording]:
+    """An app over a new RecordingStore on an already migrated schema."""
+    recorder = RecordingStore(dsn, clock=clock, pool_max_size=4)
+    async with recorder, serving(recorder, dsn) as api:
+        yield Recording(store=recorder, api=api)
