@@ -10,9 +10,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, parse_seconds
 from .embedded import EmbeddedError, EmbeddedPostgres
+
+if TYPE_CHECKING:
+    from .store import MaintenanceReport, Store
 
 log = logging.getLogger("audit-graph")
 
@@ -113,6 +117,97 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_STEP_FAILED = 1
+EXIT_LOCK_HELD = 3
+MAINTAIN_EPILOG = """\
+Without --once, maintain runs the server's maintenance loop in the foreground
+(ensure partitions at start, a full tick every interval) until SIGINT or SIGTERM.
+
+exit status of --once:
+  0  the tick ran and every step succeeded
+  1  a step failed (the report names it), or the database is unreachable
+  2  bad configuration
+  3  another process holds the maintenance lock: that process is running this
+     tick, nothing was done here
+"""
+
+
+def cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .store import Store, StoreUnavailable
+
+    interval = settings.maintenance_interval
+    if args.interval is not None:
+        interval = parse_seconds("--interval", args.interval)
+    with database(settings) as url:
+
+        def open_store() -> Store:
+            return Store(
+                url,
+                retention_days=settings.retention_days,
+                maintenance_lock_key=settings.maintenance_lock_key,
+            )
+
+        if not args.once:
+            return maintain_in_foreground(open_store(), interval)
+
+        async def once() -> MaintenanceReport:
+            return await open_store().run_maintenance()
+
+        try:
+            report = asyncio.run(once())
+        except StoreUnavailable as exc:
+            print(f"audit-graph: {exc}", file=sys.stderr)
+            return EXIT_STEP_FAILED
+    print(format_report(report))
+    if report.errors:
+        return EXIT_STEP_FAILED
+    return 0 if report.lock_acquired else EXIT_LOCK_HELD
+
+
+def maintain_in_foreground(store: Store, interval: float) -> int:
+    """The maintenance thread of `serve`, alone, until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from .store.maintenance import Maintenance
+
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    loop = Maintenance(store, interval)
+    loop.start()
+    try:
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stop.wait(1.0):
+            pass
+    finally:
+        loop.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def format_report(report: MaintenanceReport) -> str:
+    def names(values: list[str]) -> str:
+        return ", ".join(values) or "none"
+
+    lines = [f"maintenance tick at {report.ran_at.isoformat()}"]
+    if not report.lock_acquired:
+        lines.append("  lock:               held by another process; nothing done here")
+    else:
+        lines += [
+            "  lock:               acquired",
+            f"  partitions created: {names(report.partitions_created)}",
+            f"  rows deleted:       {report.rows_deleted}",
+            f"  partitions dropped: {names(report.partitions_dropped)}",
+        ]
+    lines.append(f"  errors:             {len(report.errors) or 'none'}")
+    lines += [f"    {error}" for error in report.errors]
+    return "\n".join(lines)
+
+
 def add_database_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",
@@ -129,6 +224,7 @@ def check_flag(name: str, value: int | None, low: int, high: int) -> int | None:
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "migrate": cmd_migrate,
+    "maintain": cmd_maintain,
     "serve": cmd_serve,
     "export-schema": cmd_export_schema,
 }
@@ -152,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate = sub.add_parser("migrate", help="apply pending schema migrations and exit")
     add_database_flag(migrate)
+    maintain = sub.add_parser(
+        "maintain",
+        help="run maintenance: one tick with --once, else the loop until SIGINT/SIGTERM",
+        description="Partitions ahead, the retention DELETE and expired partitions,\n"
+        "under the same advisory lock as the server's maintenance thread.",
+        epilog=MAINTAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_database_flag(maintain)
+    maintain.add_argument(
+        "--once", action="store_true", help="run one full tick now, print its report and exit"
+    )
+    maintain.add_argument(
+        "--interval",
+        help="seconds between ticks of the loop (default 86400, AUDIT_GRAPH_MAINTENANCE_INTERVAL)",
+    )
     sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     return parser
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+# Defined next to the code that takes the lock; re-exported here for settings.
+from .store.maintenance import DEFAULT_MAINTENANCE_LOCK_KEY
+
 SCOPES = ("read", "write", "admin")
-# "audit_mt" in ASCII: the pg_try_advisory_lock key of the maintenance tick.
-DEFAULT_MAINTENANCE_LOCK_KEY = 0x61756469745F6D74
 
 
 class ConfigError(ValueError):

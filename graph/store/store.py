@@ -19,10 +19,11 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import events, metrics, partitions
+from . import events, maintenance, metrics, partitions
 from .errors import InvalidArgument, StoreUnavailable
 from .feed import EventFeed
 from .ingest import GroupCommit
+from .maintenance import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD, Maintenance
 from .migrations import migrate
 from .models import (
     BreakdownEntry,
@@ -33,6 +34,7 @@ from .models import (
     Event,
     EventFilter,
     EventPage,
+    MaintenanceReport,
     MetricsFilter,
     NewEvent,
     Overview,
@@ -64,7 +66,6 @@ MAX_OFFSET = 100_000
 MAX_BATCH = 1000
 BREAKDOWN_DEFAULT_LIMIT = 10
 BREAKDOWN_MAX_LIMIT = 100
-PARTITIONS_AHEAD = 2
 
 
 def utc_now() -> datetime:
@@ -90,6 +91,8 @@ class Store:
     retention_days: rows older than this many days are deleted (0 means 90).
     clock: returns the current UTC time; tests set it to work at month boundaries.
     discovery_kind, query_kind: the toolkit kinds the discovery statistic compares.
+    maintenance_lock_key: the pg_try_advisory_lock key that keeps maintenance to one
+        replica per tick; every replica of one deployment must use the same key.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class Store:
         pool_max_size: int = 10,
         pool_timeout: float = 10.0,
         statement_timeout: float | None = None,
+        maintenance_lock_key: int = DEFAULT_MAINTENANCE_LOCK_KEY,
     ) -> None:
         self.database_url = database_url
         self.read_database_url = read_database_url or database_url
@@ -112,6 +116,8 @@ class Store:
         self.clock = clock
         self.discovery_kind = discovery_kind
         self.query_kind = query_kind
+        self.maintenance_lock_key = maintenance_lock_key
+        self._maintenance: Maintenance | None = None
         self._write_pool = self._make_pool(
             database_url, "write", pool_min_size, pool_max_size, pool_timeout
         )
@@ -167,8 +173,22 @@ class Store:
         await self._write_pool.open(wait=True, timeout=wait_timeout)
         await self._read_pool.open(wait=True, timeout=wait_timeout)
 
+    def start_maintenance(self, interval: float) -> None:
+        """Start the maintenance thread: ensure partitions now, a full tick every `interval` s."""
+        if self._maintenance is not None:
+            raise RuntimeError("maintenance was already started on this store")
+        self._maintenance = Maintenance(self, interval)
+        self._maintenance.start()
+
     async def close(self) -> None:
-        """Close the pools; connections in use are waited for, so writes finish."""
+        """Stop maintenance, then close the pools; connections in use are waited for.
+
+        Maintenance stops first so that a tick cut short by shutdown still
+        finds the database to release its lock on. Safe to call twice.
+        """
+        if self._maintenance is not None:
+            # close() joins the thread: wait for it off the event loop.
+            await asyncio.to_thread(self._maintenance.close)
         await self._ingest.drain()
         await self._feed.close()
         await self._read_pool.close()
@@ -457,6 +477,23 @@ class Store:
             lambda conn: partitions.drop_expired_partitions(conn, days, now)
         )
         return result.names
+
+    async def run_maintenance(self) -> MaintenanceReport:
+        """One full maintenance tick now, under the same lock as the thread's ticks.
+
+        It runs on a fresh connection in a worker thread: the maintenance
+        thread's own connection belongs to its schedule. When another process
+        holds the lock the report says so (lock_acquired=False) and nothing ran.
+        """
+        now = self.now()
+        return await self._in_thread(
+            lambda conn: maintenance.tick(
+                conn,
+                lock_key=self.maintenance_lock_key,
+                now=now,
+                retention_days=self.retention_days,
+            )
+        )
 
     async def partitions(self) -> list[PartitionInfo]:
         return await self._in_thread(partitions.list_partitions)

@@ -1,0 +1,349 @@
+"""The maintenance tick (SPEC 5): partitions ahead, the retention DELETE, expired partitions.
+
+A tick takes `pg_try_advisory_lock(key)` on its connection. A process that
+does not get it skips the tick: another replica is doing the same work right
+now. Holding it, the tick runs its steps in order (ensure the next months'
+partitions, delete rows older than the retention cutoff, drop partitions that
+aged out), each isolated so one failure is logged, reported and does not stop
+the next, and then releases the lock on the same connection, with a short
+statement timeout so the release can never hang a shutdown.
+
+`tick` is the unit: `Store.run_maintenance` and `audit-graph maintain --once`
+call it on a fresh connection. `Maintenance` is the background thread of a
+running server: it owns one dedicated connection, runs the ensure step at
+start and a full tick every interval, and stops promptly on `close`, cancelling
+a statement that is still running.
+
+Everything here is synchronous on purpose: partition DDL and a large DELETE
+are long, rare statements that must not occupy the async pools that serve
+requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from . import partitions
+from .models import MaintenanceReport
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+# "audit_mt" in ASCII: the pg_try_advisory_lock key of the maintenance tick.
+# Every replica must use the same key; it only has to differ from other
+# applications' advisory locks in the same database (migrations use "audit_mg").
+DEFAULT_MAINTENANCE_LOCK_KEY = 0x61756469745F6D74
+PARTITIONS_AHEAD = 2
+# CREATE/DROP of a partition needs a strong lock on audit_logs; while it waits
+# in the lock queue every writer queues behind it. Give up quickly instead and
+# let the next tick try again.
+DDL_LOCK_TIMEOUT = 5.0
+# The unlock statement takes no lock; this bounds a stuck network or server.
+UNLOCK_TIMEOUT = 2.0
+# How long close() waits for the thread before abandoning it (it is a daemon).
+STOP_TIMEOUT = 5.0
+# close() re-sends a cancel this often, in case the first one landed between
+# two statements and the thread went on into the next one.
+CANCEL_INTERVAL = 0.25
+APPLICATION_NAME = "audit-graph maintenance"
+
+STEP_ENSURE = "ensure partitions"
+STEP_DELETE = "retention delete"
+STEP_DROP = "drop expired partitions"
+
+
+def never() -> bool:
+    return False
+
+
+def tick(
+    conn: psycopg.Connection,
+    *,
+    lock_key: int,
+    now: datetime,
+    retention_days: int,
+    full: bool = True,
+    months_ahead: int = PARTITIONS_AHEAD,
+    ddl_lock_timeout: float = DDL_LOCK_TIMEOUT,
+    stopping: Callable[[], bool] = never,
+) -> MaintenanceReport:
+    """One maintenance tick on `conn` (autocommit) under the advisory lock.
+
+    full=False runs only the ensure step (the start-up run of SPEC 5).
+    Failures of the steps are in the report, never raised; only a failure to
+    ask for the lock (the database is unreachable) raises psycopg.Error.
+    `stopping` is polled between steps: once it returns True the remaining
+    steps are skipped, so a shutdown is not held up by work nobody waits for.
+    The retention cutoff is `now - retention_days`, the same instant
+    `Store.retention_cutoff` gives for that `now`.
+    """
+    report = MaintenanceReport(ran_at=now)
+    if stopping() or not try_lock(conn, lock_key):
+        return report
+    report.lock_acquired = True
+    try:
+        run_steps(conn, report, now, retention_days, full, months_ahead, ddl_lock_timeout, stopping)
+    finally:
+        release_lock(conn, lock_key)
+    return report
+
+
+def run_steps(
+    conn: psycopg.Connection,
+    report: MaintenanceReport,
+    now: datetime,
+    retention_days: int,
+    full: bool,
+    months_ahead: int,
+    ddl_lock_timeout: float,
+    stopping: Callable[[], bool],
+) -> None:
+    def ensure() -> None:
+        set_lock_timeout(conn, ddl_lock_timeout)
+        result = partitions.ensure_monthly_partitions(conn, months_ahead, now.date())
+        report.partitions_created.extend(result.names)
+        report.errors.extend(result.errors)
+
+    def delete() -> None:
+        # The DELETE takes only row locks and ROW EXCLUSIVE, which no writer
+        # waits for, so it may wait as long as a row stays locked.
+        set_lock_timeout(conn, 0)
+        cutoff = now - timedelta(days=retention_days)
+        report.rows_deleted = partitions.delete_expired_rows(conn, cutoff)
+
+    def drop() -> None:
+        set_lock_timeout(conn, ddl_lock_timeout)
+        result = partitions.drop_expired_partitions(conn, retention_days, now)
+        report.partitions_dropped.extend(result.names)
+        report.errors.extend(result.errors)
+
+    steps: list[tuple[str, Callable[[], None]]] = [(STEP_ENSURE, ensure)]
+    if full:
+        steps += [(STEP_DELETE, delete), (STEP_DROP, drop)]
+    for name, step in steps:
+        if stopping():
+            log.info("maintenance: %s skipped, shutting down", name)
+            report.errors.append(f"{name}: skipped, shutting down")
+            continue
+        if conn.closed or conn.broken:
+            # The session (and with it the advisory lock) is gone: running the
+            # step on a new connection could overlap another replica's tick.
+            report.errors.append(f"{name}: skipped, the database connection was lost")
+            continue
+        try:
+            step()
+        except psycopg.Error as exc:
+            log.warning("maintenance: %s failed: %s", name, exc)
+            report.errors.append(f"{name}: {describe(exc)}")
+        except Exception as exc:
+            log.exception("maintenance: %s failed unexpectedly", name)
+            report.errors.append(f"{name}: unexpected {type(exc).__name__}: {exc}")
+
+
+def describe(exc: psycopg.Error) -> str:
+    """The server's one-line message, without the SQL context lines."""
+    message = exc.diag.message_primary or str(exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
+def set_lock_timeout(conn: psycopg.Connection, seconds: float) -> None:
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false)", (f"{max(0, int(seconds * 1000))}ms",)
+    )
+
+
+def try_lock(conn: psycopg.Connection, key: int) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s::bigint)", (key,)).fetchone()
+    return bool(row and row[0])
+
+
+def release_lock(conn: psycopg.Connection, key: int) -> None:
+    """Release the session lock on the connection that took it; never hang, never raise.
+
+    When the release itself fails the connection is closed: the server drops
+    every session-level advisory lock of a backend that goes away.
+    """
+    if conn.closed or conn.broken:
+        return  # the backend is gone, and its locks with it
+    try:
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)",
+            (f"{int(UNLOCK_TIMEOUT * 1000)}ms",),
+        )
+        row = conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (key,)).fetchone()
+        conn.execute("SELECT set_config('statement_timeout', '0', false)")
+    except Exception as exc:
+        log.warning("maintenance: could not release the lock (%s); closing its connection", exc)
+        conn.close()
+        return
+    if not (row and row[0]):
+        log.warning("maintenance: the advisory lock %#x was not held at release", key)
+
+
+def summary(report: MaintenanceReport) -> str:
+    """One log line for a tick."""
+    if not report.lock_acquired:
+        return "lock held elsewhere; skipped"
+    text = (
+        f"created {', '.join(report.partitions_created) or 'no partition'}; "
+        f"deleted {report.rows_deleted} row(s); "
+        f"dropped {', '.join(report.partitions_dropped) or 'no partition'}"
+    )
+    if report.errors:
+        text += f"; {len(report.errors)} error(s): " + " | ".join(report.errors)
+    return text
+
+
+class Maintenance:
+    """The maintenance thread of one store: `start()` once, `close()` any number of times.
+
+    store: where the database URL, clock, retention and lock key come from.
+    interval: seconds between full ticks; the run at start does only the ensure step.
+    stop_timeout: how long close() waits for the thread before abandoning it.
+
+    The thread keeps one dedicated connection (checked before each tick and
+    replaced when it was lost) and catches everything per tick, so a
+    database outage or a bug in one tick is logged with its traceback and
+    the next tick starts afresh.
+    """
+
+    def __init__(
+        self, store: Store, interval: float, *, stop_timeout: float = STOP_TIMEOUT
+    ) -> None:
+        if not interval > 0:
+            raise ValueError(f"the maintenance interval must be positive seconds; got {interval}")
+        self.store = store
+        self.interval = interval
+        self.stop_timeout = stop_timeout
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection | None = None
+        # Guards _conn between the thread (which replaces it) and close() (which cancels on it).
+        self._conn_lock = threading.Lock()
+        self.last_report: MaintenanceReport | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self._stop.is_set():
+            raise RuntimeError("this maintenance thread was closed; create a new one")
+        if self._thread is not None:
+            raise RuntimeError("maintenance is already running")
+        self._thread = threading.Thread(
+            target=self._run, name="audit-graph-maintenance", daemon=True
+        )
+        self._thread.start()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the thread and wait for it; True when it exited within the timeout.
+
+        A tick in progress is cut short: its running statement is cancelled,
+        the steps left are skipped, and the lock is released (or the
+        connection closed, which releases it). Safe without start() and twice.
+        """
+        self._stop.set()
+        thread = self._thread
+        if thread is None:
+            return True
+        deadline = time.monotonic() + (self.stop_timeout if timeout is None else timeout)
+        thread.join(min(0.05, self.stop_timeout))
+        while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+            self._cancel_statement()
+            thread.join(min(CANCEL_INTERVAL, left))
+        if thread.is_alive():
+            log.warning(
+                "maintenance thread still busy after %.1fs; leaving it behind (daemon)",
+                self.stop_timeout if timeout is None else timeout,
+            )
+            return False
+        return True
+
+    def _cancel_statement(self) -> None:
+        with self._conn_lock:
+            conn = self._conn
+        if conn is None or conn.closed:
+            return
+        try:
+            conn.cancel_safe(timeout=1.0)
+        except Exception as exc:  # the connection may be going away under us
+            log.debug("maintenance: cancel failed: %s", exc)
+
+    def _run(self) -> None:
+        log.info("maintenance thread started (every %.0fs)", self.interval)
+        try:
+            self._tick(full=False)
+            while not self._stop.wait(self.interval):
+                self._tick(full=True)
+        finally:
+            self._disconnect()
+            log.info("maintenance thread stopped")
+
+    def _tick(self, full: bool) -> None:
+        try:
+            conn = self._connection()
+            report = tick(
+                conn,
+                lock_key=self.store.maintenance_lock_key,
+                now=self.store.now(),
+                retention_days=self.store.retention_days,
+                full=full,
+                stopping=self._stop.is_set,
+            )
+        except Exception:
+            if self._stop.is_set():
+                log.info("maintenance tick interrupted by shutdown")
+            else:
+                log.exception("maintenance tick failed; the next one starts on a new connection")
+            self._disconnect()
+            return
+        self.last_report = report
+        level = logging.WARNING if report.errors else logging.INFO
+        if report.lock_acquired or report.errors:
+            log.log(level, "maintenance tick: %s", summary(report))
+        else:
+            log.debug("maintenance tick: %s", summary(report))
+
+    def _connection(self) -> psycopg.Connection:
+        """The thread's connection, replaced when it no longer answers.
+
+        A connection idle for a whole interval (a day by default) is often cut
+        by a firewall or an idle timeout; checking first keeps such a loss
+        from costing a tick.
+        """
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error as exc:
+                log.warning("maintenance connection lost (%s); reconnecting", exc)
+                self._disconnect()
+        conn = self.store.connect_maintenance()
+        try:
+            conn.execute("SELECT set_config('application_name', %s, false)", (APPLICATION_NAME,))
+        except BaseException:
+            conn.close()
+            raise
+        with self._conn_lock:
+            self._conn = conn
+        return conn
+
+    def _disconnect(self) -> None:
+        with self._conn_lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception as exc:
+                log.debug("maintenance: closing the connection failed: %s", exc)
