@@ -145,6 +145,9 @@ async def test_ensure_is_idempotent(store: Store, db: psycopg.Connection) -> Non
     # A longer horizon afterwards adds only the months that are missing.
     assert await store.ensure_monthly_partitions(3) == ["audit_logs_2026_06"]
     assert len(first) == 3
+    # And a repeat reports no error either.
+    again = parts.ensure_monthly_partitions(db, 3, date(2026, 3, 15))
+    assert (again.names, again.errors) == ([], [])
 
 
 async def test_ensure_skips_current_month_when_default_holds_its_rows(
