@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension
@@ -79,6 +80,18 @@ class ErrorCodes(SchemaExtension):
             return
         request_id = getattr(self.execution_context.context, "request_id", "-")
         result.errors = [client_error(error, request_id) for error in result.errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """The same for each result sent over a websocket.
+
+        A streamed result is sent while the operation is still open, before
+        on_operation's closing half runs, so it is coded here as it goes out.
+        """
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", "-")
+            result.errors = [client_error(error, request_id) for error in errors]
+        yield
 
 
 class CodedParserCache(ParserCache):

@@ -1,0 +1,141 @@
+"""The ASGI app in-process, and the checks every response of the security tests must pass.
+
+httpx's ASGITransport does not run the lifespan, so the app is built over a
+store that is already migrated and open (the `store` fixture). `assert_safe`
+is the rule of SPEC 4 for anything a client may see: no traceback, no SQL, no
+driver name, no connection string, and every error coded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from graph.app import create_app
+from graph.config import Settings
+from graph.store import Store
+
+ERROR_CODES = frozenset(
+    {
+        "BAD_USER_INPUT",
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "SERVICE_UNAVAILABLE",
+        "INTERNAL_SERVER_ERROR",
+    }
+)
+
+# Fragments of our own statements and of the driver's messages; none belongs in a response.
+LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    "psycopg",
+    "SELECT ",
+    "INSERT INTO",
+    "DELETE FROM",
+    "ON CONFLICT",
+    "unnest(",
+    "strpos(",
+    "COALESCE(",
+    "postgresql://",
+    "dbname=",
+    "search_path",
+)
+# Inside an error message; as data a table or partition name is fine (partitions returns them).
+MESSAGE_LEAK_MARKERS = ("audit_logs", "relation ", "column ", "syntax error at or near")
+
+EVENT_FIELDS = """
+    id timestamp durationMs requestId sessionId userId userEmail persona toolName
+    toolkitKind toolkitName connection parameters success errorMessage responseChars
+    requestChars contentBlocks transport source enrichmentApplied enrichmentTokensFull
+    enrichmentTokensDedup enrichmentMode enrichmentMatchKind authorized eventKind
+"""
+
+
+def app_client(store: Store, **settings: Any) -> httpx.AsyncClient:
+    """A client of create_app over `store`; `settings` are Settings fields (tokens, limits)."""
+    app = create_app(Settings(database_url="unused", **settings), store=store)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@asynccontextmanager
+async def open_client(store: Store, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(store, **settings) as client:
+        yield client
+
+
+def assert_safe(text: str, *secrets: str) -> None:
+    """Nothing internal in a response body: markers of code, SQL and the connection."""
+    for marker in LEAK_MARKERS:
+        assert marker not in text, f"{marker!r} leaked into a response: {text[:2000]}"
+    for secret in secrets:
+        assert secret not in text, f"a secret leaked into a response: {text[:2000]}"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(body, dict):
+        return
+    for error in body.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code")
+        assert code in ERROR_CODES, error
+        message = str(error.get("message"))
+        for marker in MESSAGE_LEAK_MARKERS:
+            assert marker not in message, f"{marker!r} in an error message: {error}"
+
+
+async def post(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """POST one operation; the body after checking it is safe and answered with 200."""
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert_safe(response.text, *secrets)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def data_of(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`data` of an operation that must succeed."""
+    body = await post(client, query, variables, headers)
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def error_of(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The only error of an operation that must fail."""
+    body = await post(client, query, variables, headers)
+    errors = body.get("errors") or []
+    assert len(errors) == 1, body
+    error: dict[str, Any] = errors[0]
+    return error
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors") or []]
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
