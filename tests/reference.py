@@ -20,7 +20,8 @@ Conventions, all from SPEC 3 (and the brief of the issue):
   `query`, `count`, `distinct` and `distinct_pairs` have no default window;
 - an empty-string filter means "no filter";
 - strings order by code point (the store sorts in the "C" collation);
-- ties in `query` ordering are broken by id, in the same direction.
+- ties in `query` ordering are broken by id, in the same direction (and,
+  for an id reused on another day, by timestamp: see `sort_key`).
 """
 
 from __future__ import annotations
@@ -127,12 +128,18 @@ def matches(event: Event, flt: Mapping[str, Any] | None = None) -> bool:
     return True
 
 
-def sort_key(sort: str) -> Callable[[Event], tuple[Any, str]]:
+def sort_key(sort: str) -> Callable[[Event], tuple[Any, ...]]:
+    """(sort value, id), then the timestamp.
+
+    SPEC 3 breaks ties by id; an id may be stored once per UTC day, though, so
+    rows sharing both sort value and id are finally ordered by their timestamp
+    (equivalently by created_date: equal id and day would be the same row).
+    """
     if sort not in SORT_FIELDS:
         raise ValueError(f"unknown sort field {sort!r}")
     if sort == "timestamp":
         return lambda event: (utc(event["timestamp"]), event["id"])
-    return lambda event: (event[sort], event["id"])
+    return lambda event: (event[sort], event["id"], utc(event["timestamp"]))
 
 
 def query(

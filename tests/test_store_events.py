@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from graph.store import EventFilter, InvalidArgument, NewEvent, Store
+from graph.store import EventFilter, InvalidArgument, MetricsFilter, NewEvent, Store
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the `clock` fixture's "now"
 MICROSECOND = timedelta(microseconds=1)
@@ -721,6 +721,15 @@ async def test_cursor_paging_returns_both_rows_that_share_an_id_across_days(stor
         assert sorted(e.timestamp for page in offset_pages for e in page) == [at(14, 12), at(15, 9)]
 
 
+async def test_cursor_issued_before_it_carried_created_date_still_pages(store: Store) -> None:
+    # Cursors of the first release held [sort, order, value, id]; a replica running it may
+    # have handed one out during an upgrade.
+    await store.log_many([ev(id=i, tool_name="same") for i in ("a", "b", "c")])
+    legacy = base64.urlsafe_b64encode(b'["tool_name","asc","same","a"]').decode().rstrip("=")
+    page = await store.page(sort="tool_name", order="asc", limit=10, after=legacy)
+    assert [e.id for e in page.items] == ["b", "c"]
+
+
 async def test_cursor_from_another_sort_is_rejected(store: Store) -> None:
     await store.log_many([ev(id="a"), ev(id="b")])
     page = await store.page(sort="tool_name", order="asc", limit=1)
@@ -898,6 +907,9 @@ async def test_invalid_reads_write_nothing(store: Store, db: psycopg.Connection)
         store.page(offset=-1),
         store.page(after="garbage"),
         store.query(EventFilter(start=at(15), end=at(14))),
+        store.timeseries("week"),
+        store.breakdown("user_email"),
+        store.overview(MetricsFilter(start=at(15), end=at(14))),
     ]
     for call in calls:
         with pytest.raises(InvalidArgument):

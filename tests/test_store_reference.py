@@ -147,6 +147,34 @@ def tie_events() -> tuple[list[NewEvent], list[dict[str, Any]]]:
     return sent, derived
 
 
+def reused_id_events(rng: random.Random) -> tuple[list[NewEvent], list[dict[str, Any]]]:
+    """Pairs of otherwise equal events sharing an id on two UTC days: two rows each."""
+    sent: list[NewEvent] = []
+    derived: list[dict[str, Any]] = []
+    for n in range(12):
+        first = NOW - timedelta(hours=rng.randint(30, 58), seconds=rng.randint(0, 3599))
+        for moment in (first, first + timedelta(days=1)):
+            sent.append(
+                NewEvent(
+                    tool_name="run_query",
+                    success=n % 3 != 0,
+                    id=f"reused-{n:02d}",
+                    timestamp=moment,
+                    duration_ms=100 * (n % 4),
+                    session_id=f"sess-{n:03d}",
+                    user_id="bob",
+                    user_email="bob@example.com",
+                    toolkit_kind="trino",
+                    connection="prod",
+                )
+            )
+            derived.append(
+                {"timestamp": moment, "created_date": moment.date(), "parameters": None,
+                 "event_kind": "mcp_tool_call"}
+            )  # fmt: skip
+    return sent, derived
+
+
 def random_parameters(rng: random.Random) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Parameters to send and the redacted parameters expected back."""
     if rng.random() < 0.3:
@@ -275,9 +303,11 @@ async def seeded(module_schema_url: str) -> AsyncIterator[Seeded]:
     store = Store(module_schema_url, clock=lambda: NOW, pool_max_size=4)
     store.migrate()
     rng = random.Random(SEED)
-    sent, derived = generate(rng, EVENT_COUNT - len(tie_events()[0]))
-    sent += tie_events()[0]
-    derived += tie_events()[1]
+    extra_sent, extra_derived = tie_events()
+    reused_sent, reused_derived = reused_id_events(rng)
+    sent, derived = generate(rng, EVENT_COUNT - len(extra_sent) - len(reused_sent))
+    sent += extra_sent + reused_sent
+    derived += extra_derived + reused_derived
     async with store:
         ids: list[str] = []
         for first in range(0, len(sent), BATCH):
@@ -286,10 +316,10 @@ async def seeded(module_schema_url: str) -> AsyncIterator[Seeded]:
             rows = read_rows(conn)
         # The rows are what was sent, with the derived fields the SPEC describes.
         expected = [expected_row(e, d, i) for e, d, i in zip(sent, derived, ids, strict=True)]
-        by_id = {row["id"]: row for row in rows}
-        assert len(rows) == len(by_id) == EVENT_COUNT
+        by_key = {(row["id"], row["created_date"]): row for row in rows}
+        assert len(rows) == len(by_key) == EVENT_COUNT
         for want in expected:
-            assert by_id[want["id"]] == want
+            assert by_key[want["id"], want["created_date"]] == want
         yield Seeded(store, rows)
 
 
@@ -453,6 +483,7 @@ FILTERS: dict[str, dict[str, Any]] = {
     "end-only": {"end": DAY_BOUNDARIES[2]},
     "single-instant": {"start": NOW, "end": NOW},
     "user": {"user_id": "Carol"},
+    "bob": {"user_id": "bob"},
     "empty-strings-mean-no-filter": {"user_id": "", "tool_name": "", "search": "", "source": ""},
     "session": {"session_id": "sess-007"},
     "tool": {"tool_name": "run_query"},
@@ -478,7 +509,8 @@ def event_filter(name: str) -> EventFilter:
 
 
 def some_id(seeded: Seeded) -> str:
-    return sorted(event["id"] for event in seeded.events)[len(seeded.events) // 2]
+    unique = [e["id"] for e in seeded.events if not e["id"].startswith("reused-")]
+    return sorted(unique)[len(unique) // 2]
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
@@ -501,6 +533,13 @@ async def test_filter_by_id_matches_reference(seeded: Seeded) -> None:
     actual = await seeded.store.query(EventFilter(id=wanted))
     assert event_dicts(actual) == reference.query(seeded.events, {"id": wanted})
     assert len(actual) == 1
+
+
+async def test_filter_by_reused_id_returns_both_days(seeded: Seeded) -> None:
+    actual = await seeded.store.query(EventFilter(id="reused-03"), order="asc")
+    assert event_dicts(actual) == reference.query(seeded.events, {"id": "reused-03"}, order="asc")
+    assert [event.created_date for event in actual] == sorted({e.created_date for e in actual})
+    assert len(actual) == 2
 
 
 @pytest.mark.parametrize("name", list(FILTERS))
@@ -527,7 +566,7 @@ async def walk_with_cursor(
         after = page.end_cursor
 
 
-PAGING_FILTERS = ["none", "window", "search-case"]
+PAGING_FILTERS = ["none", "window", "search-case", "bob"]
 
 
 @pytest.mark.parametrize("sort", reference.SORT_FIELDS)
@@ -559,7 +598,7 @@ async def test_offset_paging_walks_whole_result_in_reference_order(
         )
         assert page.has_next_page == (offset + limit < len(expected))
         walked += event_dicts(page.items)
-    assert len({e["id"] for e in walked}) == len(walked) == len(expected)
+    assert len({(e["id"], e["created_date"]) for e in walked}) == len(walked) == len(expected)
     assert walked == expected
 
 
