@@ -115,8 +115,8 @@ def run_steps(
 
     def delete() -> None:
         # The DELETE takes only row locks and ROW EXCLUSIVE, which no writer
-        # waits for, so it may wait as long as a row stays locked.
-        set_lock_timeout(conn, 0)
+        # waits for, so it keeps the session's own lock_timeout (none by default).
+        conn.execute("RESET lock_timeout")
         cutoff = now - timedelta(days=retention_days)
         report.rows_deleted = partitions.delete_expired_rows(conn, cutoff)
 
@@ -180,7 +180,7 @@ def release_lock(conn: psycopg.Connection, key: int) -> None:
             (f"{int(UNLOCK_TIMEOUT * 1000)}ms",),
         )
         row = conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (key,)).fetchone()
-        conn.execute("SELECT set_config('statement_timeout', '0', false)")
+        conn.execute("RESET statement_timeout")
     except Exception as exc:
         log.warning("maintenance: could not release the lock (%s); closing its connection", exc)
         conn.close()
@@ -229,6 +229,7 @@ class Maintenance:
         self._conn: psycopg.Connection | None = None
         # Guards _conn between the thread (which replaces it) and close() (which cancels on it).
         self._conn_lock = threading.Lock()
+        # The latest finished tick, for health checks and debugging; None before the first.
         self.last_report: MaintenanceReport | None = None
 
     @property
