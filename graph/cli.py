@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("audit-graph")
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 DEMO_EVENTS = 20_000
 DEMO_DAYS = 7
 
@@ -61,15 +63,36 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             "log_level": "info",
             "timeout_graceful_shutdown": 30,
         }
-        if settings.workers > 1:
-            uvicorn.run(
-                "graph.app:app_from_environment", factory=True, workers=settings.workers, **options
-            )
-        else:
-            from .app import create_app
+        with stop_signals_end_serving():
+            if settings.workers > 1:
+                uvicorn.run(
+                    "graph.app:app_from_environment",
+                    factory=True,
+                    workers=settings.workers,
+                    **options,
+                )
+            else:
+                from .app import create_app
 
-            uvicorn.run(create_app(settings), **options)
+                uvicorn.run(create_app(settings), **options)
     return 0
+
+
+@contextmanager
+def stop_signals_end_serving() -> Iterator[None]:
+    """Let SIGTERM/SIGINT end `serve` with status 0, after the embedded database stops.
+
+    uvicorn shuts down gracefully on these signals and then raises the signal
+    again under the handlers it found; with these no-op handlers in place that
+    second delivery is absorbed, so the code after uvicorn.run (stopping the
+    embedded PostgreSQL) still runs.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def check_exposure(settings: Settings) -> None:
