@@ -111,6 +111,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             pool_max_size=settings.pool_size,
             pool_timeout=settings.pool_timeout,
             statement_timeout=settings.statement_timeout,
+            maintenance_lock_key=settings.maintenance_lock_key,
         )
     tokens = Tokens(settings.tokens)
     limits = Limits(
