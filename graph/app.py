@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -86,6 +88,31 @@ class AuditGraphQL(GraphQL):
             scopes=request.state.scopes,
         )
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body (or a GET's variables) as JSON; anything unreadable is HTTP 400.
+
+        json.loads raises more than JSONDecodeError, which is all strawberry
+        catches: ValueError for a number past Python's 4300-digit limit or bytes
+        that are not UTF-8, RecursionError for nesting deeper than the stack.
+        """
+        try:
+            value = json.loads(data)
+        except (ValueError, RecursionError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, 'A GraphQL request is a JSON object: {"query": "..."}.')
+        return value
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            # strawberry quotes an unknown operationName in its 400 reason, which
+            # must be encodable as UTF-8 (a lone surrogate is not).
+            name = item.operation_name
+            if name is not None and not (isinstance(name, str) and is_utf8(name)):
+                raise HTTPException(400, "operationName must name an operation of the document.")
+        return data
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A websocket without a header token authenticates in its connection_init payload."""
         if context.scopes is None:
@@ -95,6 +122,14 @@ class AuditGraphQL(GraphQL):
         if context.scopes is None:
             raise ConnectionRejectionError({"message": "a valid token is required"})
         return UNSET
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:

@@ -69,10 +69,15 @@ async def open_client(store: Store, **settings: Any) -> AsyncIterator[httpx.Asyn
         yield client
 
 
-def assert_safe(text: str, *secrets: str) -> None:
-    """Nothing internal in a response body: markers of code, SQL and the connection."""
+def assert_safe(text: str, *secrets: str, request: str = "") -> None:
+    """Nothing internal in a response body: markers of code, SQL and the connection.
+
+    A marker the request itself carried (a search for "SELECT ", a tool named
+    "audit_logs") may come back as data or quoted in a message; that is no leak.
+    """
     for marker in LEAK_MARKERS:
-        assert marker not in text, f"{marker!r} leaked into a response: {text[:2000]}"
+        if marker not in request:
+            assert marker not in text, f"{marker!r} leaked into a response: {text[:2000]}"
     for secret in secrets:
         assert secret not in text, f"a secret leaked into a response: {text[:2000]}"
     try:
@@ -86,7 +91,8 @@ def assert_safe(text: str, *secrets: str) -> None:
         assert code in ERROR_CODES, error
         message = str(error.get("message"))
         for marker in MESSAGE_LEAK_MARKERS:
-            assert marker not in message, f"{marker!r} in an error message: {error}"
+            if marker not in request:
+                assert marker not in message, f"{marker!r} in an error message: {error}"
 
 
 async def post(
@@ -97,12 +103,17 @@ async def post(
     secrets: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """POST one operation; the body after checking it is safe and answered with 200."""
+    request = json.dumps({"query": query, "variables": variables or {}})
     response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        "/graphql",
+        content=request,
+        headers={"content-type": "application/json", **(headers or {})},
     )
-    assert_safe(response.text, *secrets)
+    assert_safe(response.text, *secrets, request=request)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    for error in body.get("errors") or []:
+        assert error["extensions"].get("requestId"), error
     return body
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from .context import Context
 from .errors import CodedParserCache, ErrorCodes, log_errors
@@ -20,6 +23,28 @@ from .subscription import Subscription
 
 
 class AuditSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        *args: Any,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        **kwargs: Any,
+    ) -> ExecutionResult:
+        """One operation, one result: a subscription needs a stream, so not here.
+
+        strawberry lets a subscription through a plain POST or GET, where its
+        resolver's stream cannot be consumed and ends as an internal error;
+        refused as an operation type, it is an HTTP 400 naming the problem.
+        Subscriptions go through `stream`/`subscribe` (the websocket).
+        """
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        return await super().execute(
+            query,
+            *args,
+            allowed_operation_types=allowed - {OperationType.SUBSCRIPTION},
+            **kwargs,
+        )
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

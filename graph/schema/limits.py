@@ -27,7 +27,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
-from strawberry.extensions.query_depth_limiter import IgnoreContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +37,6 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5_000
     max_root_fields: int = 20
-
-
-def is_introspection(context: IgnoreContext) -> bool:
-    """GraphiQL's introspection query is deep by nature and costs no database work."""
-    return context.field_name.startswith("__")
 
 
 def root_field_count(
@@ -85,7 +79,11 @@ def max_root_fields_rule(limit: int) -> type[ValidationRule]:
 def limit_extensions(limits: Limits) -> list[Any]:
     """Extension factories for strawberry.Schema(extensions=...)."""
     return [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth, should_ignore=is_introspection),
+        # QueryDepthLimiter already skips introspection fields (GraphiQL's query is deep
+        # by nature). No should_ignore: to call it the limiter converts every argument
+        # literal to Python, and an integer literal of 5000 digits raises there, outside
+        # validation's error handling.
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules([max_root_fields_rule(limits.max_root_fields)]),

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from . import feed
 from .errors import InvalidArgument
 from .models import DistinctColumn, Event, EventFilter, NewEvent, SortField, SortOrder
-from .validation import as_utc
+from .validation import as_utc, is_storable_text
 
 REDACTED = "[REDACTED]"
 SENSITIVE_KEYS = frozenset(
@@ -249,7 +249,7 @@ def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, 
         day = date.fromisoformat(rest[0]) if rest and rest[0] is not None else None
         if len(rest) > 1:
             raise ValueError("too many elements")
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise InvalidArgument(
             "after is not a cursor this API issued; pass endCursor from a previous page."
         ) from None
@@ -258,7 +258,8 @@ def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, 
             "after comes from a page with a different sortBy/sortOrder; "
             "use the same sort as the page that returned it, or start again without after."
         )
-    if not isinstance(id_, str) or not cursor_value_ok(sort, value):
+    # A forged cursor's text goes into the query's parameters: it must be text PostgreSQL holds.
+    if not (isinstance(id_, str) and is_storable_text(id_) and cursor_value_ok(sort, value)):
         raise InvalidArgument("after is not a cursor this API issued.")
     if sort is SortField.TIMESTAMP:
         value = datetime.fromisoformat(value)
@@ -276,7 +277,7 @@ def cursor_value_ok(sort: SortField, value: Any) -> bool:
         return isinstance(value, bool)
     if sort is SortField.DURATION_MS:
         return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, str)
+    return isinstance(value, str) and is_storable_text(value)
 
 
 async def select_events(

@@ -79,6 +79,17 @@ def check_text(name: str, value: str, limit: int | None = None) -> None:
         )
 
 
+def is_storable_text(value: str) -> bool:
+    """Whether check_text would let it through, for callers with their own message."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_range(start: datetime | None, end: datetime | None) -> None:
     # as_utc: a naive bound is UTC, and comparing it with an aware one must not raise.
     if start is not None and end is not None and as_utc(start) > as_utc(end):
