@@ -101,15 +101,19 @@ async def post(
     variables: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     secrets: tuple[str, ...] = (),
+    echoes: str = "",
 ) -> dict[str, Any]:
-    """POST one operation; the body after checking it is safe and answered with 200."""
+    """POST one operation; the body after checking it is safe and answered with 200.
+
+    echoes: text written earlier that may come back as data (see assert_safe).
+    """
     request = json.dumps({"query": query, "variables": variables or {}})
     response = await client.post(
         "/graphql",
         content=request,
         headers={"content-type": "application/json", **(headers or {})},
     )
-    assert_safe(response.text, *secrets, request=request)
+    assert_safe(response.text, *secrets, request=request + echoes)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     for error in body.get("errors") or []:
@@ -122,9 +126,10 @@ async def data_of(
     query: str,
     variables: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    echoes: str = "",
 ) -> dict[str, Any]:
     """`data` of an operation that must succeed."""
-    body = await post(client, query, variables, headers)
+    body = await post(client, query, variables, headers, echoes=echoes)
     assert "errors" not in body, body
     data: dict[str, Any] = body["data"]
     return data
@@ -135,9 +140,10 @@ async def error_of(
     query: str,
     variables: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    echoes: str = "",
 ) -> dict[str, Any]:
     """The only error of an operation that must fail."""
-    body = await post(client, query, variables, headers)
+    body = await post(client, query, variables, headers, echoes=echoes)
     errors = body.get("errors") or []
     assert len(errors) == 1, body
     error: dict[str, Any] = errors[0]
