@@ -60,7 +60,7 @@ async def timeseries(
             SELECT date_trunc(%(unit)s, timestamp) AS bucket,
                    count(*) AS count,
                    count(*) FILTER (WHERE success) AS success_count,
-                   avg(duration_ms) AS avg_duration_ms
+                   sum(duration_ms)::float8 / NULLIF(count(duration_ms), 0) AS avg_duration_ms
             FROM audit_logs {where}
             GROUP BY 1
         )
@@ -68,7 +68,7 @@ async def timeseries(
                COALESCE(c.count, 0) AS count,
                COALESCE(c.success_count, 0) AS success_count,
                COALESCE(c.count - c.success_count, 0) AS error_count,
-               COALESCE(c.avg_duration_ms, 0)::float8 AS avg_duration_ms
+               COALESCE(c.avg_duration_ms, 0) AS avg_duration_ms
         FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, %(step)s) AS b(bucket)
         LEFT JOIN counts c USING (bucket)
         ORDER BY b.bucket
@@ -88,85 +88,145 @@ async def timeseries(
 async def breakdown(
     conn: AsyncConnection, dimension: Dimension, limit: int, where: Conditions
 ) -> list[BreakdownEntry]:
-    column = sql.Identifier(dimension.value)
+    group = sql.SQL("COALESCE({}, '')").format(sql.Identifier(dimension.value))
     if dimension is Dimension.USER_ID:
         # Groups stay per user_id; the label is the user's email when there is one.
-        label = sql.SQL("COALESCE(max(NULLIF(user_email, '')), {})").format(column)
+        label = sql.SQL("COALESCE(max(NULLIF(user_email, '')), {})").format(group)
     else:
-        label = column
+        label = group
     query = sql.SQL("""
         SELECT {label} AS dimension,
                count(*) AS count,
-               avg(success::int)::float8 AS success_rate,
-               COALESCE(avg(duration_ms), 0)::float8 AS avg_duration_ms
-        FROM (SELECT COALESCE({column}, '') AS {column}, user_email, success, duration_ms
-              FROM audit_logs {where}) AS scoped
-        GROUP BY {column}
+               count(*) FILTER (WHERE success)::float8 / count(*) AS success_rate,
+               COALESCE(sum(duration_ms)::float8 / NULLIF(count(duration_ms), 0), 0)
+                   AS avg_duration_ms
+        FROM audit_logs {where}
+        GROUP BY {group}
         ORDER BY count(*) DESC, {label} COLLATE "C" ASC
         LIMIT %(limit)s
-    """).format(label=label, column=column, where=where.sql())
+    """).format(label=label, group=group, where=where.sql())
     cur = conn.cursor(row_factory=class_row(BreakdownEntry))
     await cur.execute(query, {**where.params, "limit": limit})
     return await cur.fetchall()
 
 
 async def overview(conn: AsyncConnection, where: Conditions) -> Overview:
+    # Aggregating per (user, tool) first turns both distinct counts into hash
+    # aggregates that PostgreSQL runs in parallel; count(DISTINCT) would sort.
     query = sql.SQL("""
-        SELECT count(*) AS total_calls,
-               COALESCE(avg(success::int), 0)::float8 AS success_rate,
-               COALESCE(avg(duration_ms), 0)::float8 AS avg_duration_ms,
-               count(DISTINCT NULLIF(user_id, '')) AS unique_users,
-               count(DISTINCT NULLIF(tool_name, '')) AS unique_tools,
-               COALESCE(avg(COALESCE(enrichment_applied, false)::int), 0)::float8
-                   AS enrichment_rate,
-               count(*) FILTER (WHERE NOT success) AS error_count
-        FROM audit_logs {where}
+        SELECT COALESCE(sum(calls), 0)::int8 AS total_calls,
+               COALESCE(sum(successes)::float8 / NULLIF(sum(calls), 0), 0) AS success_rate,
+               COALESCE(sum(duration_sum)::float8 / NULLIF(sum(durations), 0), 0)
+                   AS avg_duration_ms,
+               count(DISTINCT user_id) FILTER (WHERE user_id <> '') AS unique_users,
+               count(DISTINCT tool_name) FILTER (WHERE tool_name <> '') AS unique_tools,
+               COALESCE(sum(enriched)::float8 / NULLIF(sum(calls), 0), 0) AS enrichment_rate,
+               COALESCE(sum(calls - successes), 0)::int8 AS error_count
+        FROM (
+            SELECT user_id, tool_name,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE success) AS successes,
+                   sum(duration_ms) AS duration_sum,
+                   count(duration_ms) AS durations,
+                   count(*) FILTER (WHERE enrichment_applied) AS enriched
+            FROM audit_logs {where}
+            GROUP BY user_id, tool_name
+        ) AS per_user_tool
     """).format(where=where.sql())
     return await fetch_one(conn, Overview, query, where.params)
 
 
 async def performance(conn: AsyncConnection, where: Conditions) -> PerformanceStats:
+    # percentile_cont would sort every row of the window in one process.
+    # Durations are integers, so a histogram (a parallel hash aggregate) holds
+    # the same information; the percentiles are then read off its running
+    # totals with percentile_cont's own arithmetic: position k = p * (n - 1)
+    # in float8, linear interpolation between the values at floor(k) and ceil(k).
     query = sql.SQL("""
-        SELECT COALESCE(p[1], 0) AS p50_ms, COALESCE(p[2], 0) AS p95_ms,
-               COALESCE(p[3], 0) AS p99_ms, avg_ms, max_ms,
-               avg_response_chars, avg_request_chars
-        FROM (
-            SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99])
-                       WITHIN GROUP (ORDER BY duration_ms) AS p,
-                   COALESCE(avg(duration_ms), 0)::float8 AS avg_ms,
-                   COALESCE(max(duration_ms), 0)::float8 AS max_ms,
-                   COALESCE(avg(response_chars), 0)::float8 AS avg_response_chars,
-                   COALESCE(avg(request_chars), 0)::float8 AS avg_request_chars
+        WITH histogram AS (
+            SELECT duration_ms AS value, count(*) AS calls,
+                   sum(response_chars) AS response_sum, count(response_chars) AS responses,
+                   sum(request_chars) AS request_sum, count(request_chars) AS requests
             FROM audit_logs {where}
-        ) AS stats
+            GROUP BY duration_ms
+        ),
+        running AS (
+            SELECT value, sum(calls) OVER (ORDER BY value) AS upto
+            FROM histogram WHERE value IS NOT NULL
+        ),
+        totals AS (
+            SELECT COALESCE(sum(calls) FILTER (WHERE value IS NOT NULL), 0)::float8 AS n,
+                   sum(value::int8 * calls) FILTER (WHERE value IS NOT NULL) AS duration_sum,
+                   max(value) AS max_ms,
+                   sum(response_sum)::float8 / NULLIF(sum(responses), 0) AS avg_response_chars,
+                   sum(request_sum)::float8 / NULLIF(sum(requests), 0) AS avg_request_chars
+            FROM histogram
+        ),
+        positions AS (
+            SELECT rank, p * (n - 1) AS k
+            FROM totals, unnest(ARRAY[0.5, 0.95, 0.99]::float8[]) WITH ORDINALITY AS q(p, rank)
+            WHERE n > 0
+        ),
+        percentiles AS (
+            SELECT rank, lo + (hi - lo) * (k - floor(k)) AS value
+            FROM (
+                SELECT rank, k,
+                       (SELECT min(value) FROM running WHERE upto > floor(k))::float8 AS lo,
+                       (SELECT min(value) FROM running WHERE upto > ceil(k))::float8 AS hi
+                FROM positions
+            ) AS neighbours
+        )
+        SELECT COALESCE((SELECT value FROM percentiles WHERE rank = 1), 0) AS p50_ms,
+               COALESCE((SELECT value FROM percentiles WHERE rank = 2), 0) AS p95_ms,
+               COALESCE((SELECT value FROM percentiles WHERE rank = 3), 0) AS p99_ms,
+               COALESCE(duration_sum::float8 / NULLIF(n, 0), 0) AS avg_ms,
+               COALESCE(max_ms, 0)::float8 AS max_ms,
+               COALESCE(avg_response_chars, 0) AS avg_response_chars,
+               COALESCE(avg_request_chars, 0) AS avg_request_chars
+        FROM totals
     """).format(where=where.sql())
     return await fetch_one(conn, PerformanceStats, query, where.params)
 
 
 async def enrichment(conn: AsyncConnection, where: Conditions) -> EnrichmentStats:
+    # Per-session partial sums first, for the same reason as in overview.
     query = sql.SQL("""
         SELECT total_calls, enriched_calls,
-               CASE WHEN total_calls = 0 THEN 0
-                    ELSE enriched_calls::float8 / total_calls END AS enrichment_rate,
+               COALESCE(enriched_calls::float8 / NULLIF(total_calls, 0), 0) AS enrichment_rate,
                full_count, summary_count, reference_count, none_count,
                total_tokens_full, total_tokens_dedup,
                total_tokens_full - total_tokens_dedup AS tokens_saved,
                avg_tokens_full, avg_tokens_dedup, unique_sessions
         FROM (
-            SELECT count(*) AS total_calls,
-                   count(*) FILTER (WHERE enrichment_applied) AS enriched_calls,
-                   count(*) FILTER (WHERE enrichment_mode = 'full') AS full_count,
-                   count(*) FILTER (WHERE enrichment_mode = 'summary') AS summary_count,
-                   count(*) FILTER (WHERE enrichment_mode = 'reference') AS reference_count,
-                   count(*) FILTER (WHERE enrichment_mode = 'none') AS none_count,
-                   COALESCE(sum(enrichment_tokens_full), 0)::int8 AS total_tokens_full,
-                   COALESCE(sum(enrichment_tokens_dedup), 0)::int8 AS total_tokens_dedup,
+            SELECT COALESCE(sum(calls), 0)::int8 AS total_calls,
+                   COALESCE(sum(enriched), 0)::int8 AS enriched_calls,
+                   COALESCE(sum(full_count), 0)::int8 AS full_count,
+                   COALESCE(sum(summary_count), 0)::int8 AS summary_count,
+                   COALESCE(sum(reference_count), 0)::int8 AS reference_count,
+                   COALESCE(sum(none_count), 0)::int8 AS none_count,
+                   COALESCE(sum(tokens_full), 0)::int8 AS total_tokens_full,
+                   COALESCE(sum(tokens_dedup), 0)::int8 AS total_tokens_dedup,
                    -- averages over the calls that spent tokens at all
-                   COALESCE(avg(NULLIF(enrichment_tokens_full, 0)), 0)::float8 AS avg_tokens_full,
-                   COALESCE(avg(NULLIF(enrichment_tokens_dedup, 0)), 0)::float8
+                   COALESCE(sum(tokens_full)::float8 / NULLIF(sum(spent_full), 0), 0)
+                       AS avg_tokens_full,
+                   COALESCE(sum(tokens_dedup)::float8 / NULLIF(sum(spent_dedup), 0), 0)
                        AS avg_tokens_dedup,
-                   count(DISTINCT NULLIF(session_id, '')) AS unique_sessions
-            FROM audit_logs {where}
+                   count(*) FILTER (WHERE session_id <> '') AS unique_sessions
+            FROM (
+                SELECT session_id,
+                       count(*) AS calls,
+                       count(*) FILTER (WHERE enrichment_applied) AS enriched,
+                       count(*) FILTER (WHERE enrichment_mode = 'full') AS full_count,
+                       count(*) FILTER (WHERE enrichment_mode = 'summary') AS summary_count,
+                       count(*) FILTER (WHERE enrichment_mode = 'reference') AS reference_count,
+                       count(*) FILTER (WHERE enrichment_mode = 'none') AS none_count,
+                       sum(enrichment_tokens_full) AS tokens_full,
+                       sum(enrichment_tokens_dedup) AS tokens_dedup,
+                       count(NULLIF(enrichment_tokens_full, 0)) AS spent_full,
+                       count(NULLIF(enrichment_tokens_dedup, 0)) AS spent_dedup
+                FROM audit_logs {where}
+                GROUP BY session_id
+            ) AS per_session
         ) AS totals
     """).format(where=where.sql())
     return await fetch_one(conn, EnrichmentStats, query, where.params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeVar
@@ -144,6 +144,9 @@ class Store:
         async def configure(conn: AsyncConnection) -> None:
             # Buckets, dates and generate_series steps are UTC calendar units.
             await conn.execute("SET TIME ZONE 'UTC'")
+            # Statistics group by session or duration: room for hash aggregates
+            # in memory instead of sorts spilled to disk.
+            await conn.execute("SET work_mem = '64MB'")
             if statement_timeout:
                 # One runaway aggregate must not hold a connection forever.
                 await conn.execute(
@@ -261,6 +264,40 @@ class Store:
         rows = [events.prepare_row(event, now) for event in batch]
         await self._write_rows(rows)
         return [row[0] for row in rows]
+
+    async def copy_events(self, batch: Iterable[NewEvent]) -> int:
+        """Bulk-import events with COPY in one transaction; return how many were stored.
+
+        For imports and `seed`, not for services logging calls: it takes any
+        number of events at several times the speed of `log_many`, but it does
+        not deduplicate. An event whose (id, created_date) is already stored,
+        or repeats in the batch, fails the whole call; events without an id
+        get random 16-byte ids, which never collide in practice. The rows are
+        not announced to live-tail subscribers.
+
+        Each event is checked and prepared exactly as `log` does it, while the
+        COPY streams; the first invalid event aborts it, so nothing of the
+        call is stored, and the error names the event's index.
+        """
+        now = self.now()
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for index, event in enumerate(batch):
+                try:
+                    check_event(event)
+                except InvalidArgument as exc:
+                    raise InvalidArgument(f"event {index}: {exc}") from None
+                yield events.prepare_row(event, now)
+
+        try:
+            async with self._writing() as conn, conn.transaction():
+                return await events.copy_rows(conn, rows())
+        except psycopg.errors.UniqueViolation:
+            raise InvalidArgument(
+                "an event of the batch has the id of an event already stored on the same day "
+                "(or of another event of the batch); copy_events does not deduplicate: "
+                "leave ids empty, or use log_many for retries."
+            ) from None
 
     async def _write_rows(self, rows: Sequence[tuple[Any, ...]]) -> list[Event]:
         async with self._writing() as conn:
