@@ -1,0 +1,218 @@
+"""The benchmark's database: where it runs, seeding it once, and keeping it comparable.
+
+The default is an embedded PostgreSQL per event count under bench/data/, so a
+re-run at the same size finds its data and skips the seeding. Rows the write
+cases add carry ids starting with `WRITE_ID_PREFIX` and timestamps in January
+2000 (`THROWAWAY_START`..`THROWAWAY_END`), far from the seeded days; they are
+deleted after each repeat, and any left by an interrupted run are deleted
+before the reuse check, so the statistics cases see the same rows every run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .server import REPO, clean_env
+
+THROWAWAY_START = datetime(2000, 1, 1, tzinfo=UTC)
+THROWAWAY_END = datetime(2000, 2, 1, tzinfo=UTC)
+WRITE_ID_PREFIX = "bw"
+# The floor opens 64 connections while the server's pools (two per worker)
+# may still hold theirs; 100, PostgreSQL's default, is not enough for both.
+MIN_MAX_CONNECTIONS = 200
+
+DELETE_THROWAWAY = """
+DELETE FROM audit_logs
+WHERE created_date >= %(start)s::date AND created_date < %(end)s::date
+  AND timestamp >= %(start)s AND timestamp < %(end)s
+  AND id LIKE 'bw%%'
+"""
+
+
+class SetupError(RuntimeError):
+    """The benchmark cannot use the database it was given; the message says why."""
+
+
+def run_cli(*args: str) -> None:
+    """`audit-graph ARGS` as the user would run it, output straight to our terminal."""
+    command = [sys.executable, "-m", "graph.cli", *args]
+    completed = subprocess.run(command, cwd=REPO, env=clean_env(), check=False)
+    if completed.returncode != 0:
+        raise SetupError(f"{' '.join(command[1:])} exited with status {completed.returncode}")
+
+
+class BenchDatabase:
+    """The database URL, starting (and stopping) an embedded server when none is given."""
+
+    def __init__(self, url: str | None, data_root: Path, events: int) -> None:
+        self.given_url = url
+        self.data_dir = data_root / f"events-{events}"
+        self.embedded: Any = None
+        self.url = url or ""
+
+    @property
+    def pgdata(self) -> Path | None:
+        """The embedded server's data directory (to find its processes), else None."""
+        return self.embedded.pgdata if self.embedded is not None else None
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.given_url is None
+
+    def start(self) -> str:
+        if self.is_embedded:
+            from graph.embedded import EmbeddedPostgres
+
+            self.embedded = EmbeddedPostgres(self.data_dir)
+            self.url = self.embedded.start()
+            if self._max_connections() < MIN_MAX_CONNECTIONS:
+                # Our own embedded server: raise the limit once, it persists in the data dir.
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"ALTER SYSTEM SET max_connections = {MIN_MAX_CONNECTIONS}")
+                self.embedded.stop()
+                self.url = self.embedded.start()
+        elif self._max_connections() < MIN_MAX_CONNECTIONS:
+            print(
+                f"warning: max_connections is {self._max_connections()}; the 64-connection "
+                f"floor next to the server's pools wants {MIN_MAX_CONNECTIONS}",
+                file=sys.stderr,
+            )
+        return self.url
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+    def _max_connections(self) -> int:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            row = conn.execute("SHOW max_connections").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def connect(self) -> psycopg.Connection:
+        conn = psycopg.connect(self.url, autocommit=True)
+        conn.execute("SET TIME ZONE 'UTC'")
+        return conn
+
+    # --- seeding ----------------------------------------------------------------
+
+    def delete_throwaway(self) -> int:
+        """Remove rows the write cases added (this run's or an interrupted one's)."""
+        with self.connect() as conn:
+            cur = conn.execute(DELETE_THROWAWAY, {"start": THROWAWAY_START, "end": THROWAWAY_END})
+            return cur.rowcount
+
+    def seeded_shape(self) -> tuple[int, float]:
+        """(rows, days between the first and the last seeded timestamp)."""
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT count(*), extract(epoch FROM max(timestamp) - min(timestamp)) / 86400 "
+                "FROM audit_logs"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), float(row[1] or 0.0)
+
+    def ensure_seeded(self, events: int, days: int, reseed: bool) -> str:
+        """Seed unless the database already holds exactly `events` rows over `days` days.
+
+        Returns what happened, for the report. A database that holds some other
+        number of rows is emptied first only when it is our embedded one (or
+        --reseed says so): a database someone else gave us is never truncated
+        on a guess.
+        """
+        run_cli("migrate", "--database-url", self.url)
+        self.delete_throwaway()
+        rows, span = self.seeded_shape()
+        if rows == events and abs(span - days) <= 1.0 and not reseed:
+            return f"reused: {rows} rows over {span:.1f} days"
+        if rows and not (self.is_embedded or reseed):
+            raise SetupError(
+                f"the database holds {rows} rows over {span:.1f} days, not {events} over {days}; "
+                "pass --reseed to empty audit_logs and seed it again, or another --database-url"
+            )
+        if rows:
+            with self.connect() as conn:
+                conn.execute("TRUNCATE audit_logs")
+        run_cli("seed", "--events", str(events), "--days", str(days), "--database-url", self.url)
+        with self.connect() as conn:
+            # Fresh statistics and visibility map: the state autovacuum reaches on its own.
+            conn.execute("VACUUM (ANALYZE) audit_logs")
+        rows, span = self.seeded_shape()
+        if rows != events:
+            raise SetupError(f"audit-graph seed wrote {rows} rows, not {events}")
+        return f"seeded: {rows} rows over {span:.1f} days"
+
+    def vacuum(self) -> None:
+        with self.connect() as conn:
+            conn.execute("VACUUM (ANALYZE) audit_logs")
+
+
+@dataclass(frozen=True)
+class StatsWindow:
+    """The last 7 days of the seeded data: the filter of every statistics case."""
+
+    start: datetime
+    end: datetime
+    rows: int
+
+    @classmethod
+    def last_days(cls, db: BenchDatabase, days: int = 7) -> StatsWindow:
+        with db.connect() as conn:
+            row = conn.execute(
+                "SELECT max(timestamp) FROM audit_logs WHERE timestamp >= %s", (THROWAWAY_END,)
+            ).fetchone()
+            assert row is not None and row[0] is not None, "the database holds no events"
+            # Whole seconds: the same instant in GraphQL (ISO text) and SQL, no rounding.
+            end = row[0].replace(microsecond=0) + timedelta(seconds=1)
+            start = end - timedelta(days=days)
+            count = conn.execute(
+                "SELECT count(*) FROM audit_logs WHERE timestamp BETWEEN %s AND %s", (start, end)
+            ).fetchone()
+        assert count is not None
+        return cls(start=start, end=end, rows=int(count[0]))
+
+    def variables(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+def machine(db: BenchDatabase) -> dict[str, Any]:
+    """What the numbers were measured on, PostgreSQL settings that shape them included."""
+    import platform
+
+    import psutil
+
+    with db.connect() as conn:
+        settings = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+            for name in (
+                "server_version", "max_connections", "shared_buffers", "work_mem",
+                "max_parallel_workers_per_gather", "fsync", "synchronous_commit", "jit",
+            )
+        }  # fmt: skip
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "postgresql_version": settings.pop("server_version"),
+        "postgresql_settings": settings,
+        "database": "embedded (bench/data)" if db.is_embedded else "given --database-url",
+    }
