@@ -66,6 +66,11 @@ MAX_OFFSET = 100_000
 MAX_BATCH = 1000
 BREAKDOWN_DEFAULT_LIMIT = 10
 BREAKDOWN_MAX_LIMIT = 100
+# psycopg_pool retries a lost connection with a doubling delay (1 s, 2 s, 4 s, ...) and no
+# ceiling until this many seconds have passed; after an outage of T seconds the pool
+# could sleep about T more before trying again. Giving up sooner lets the next request
+# start a fresh attempt at once, so the API is back within seconds of the database.
+RECONNECT_TIMEOUT = 10.0
 
 
 def utc_now() -> datetime:
@@ -159,6 +164,7 @@ class Store:
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT,
             kwargs={"autocommit": True},
             configure=configure,
             check=AsyncConnectionPool.check_connection,
