@@ -133,6 +133,49 @@ def seed_if_empty(url: str) -> None:
     asyncio.run(run())
 
 
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, then write --events synthetic events over the last --days days with COPY."""
+    import asyncio
+    import time
+
+    import psycopg
+
+    from .seed import seed_events, summary_line
+    from .store import Store, StoreUnavailable
+    from .store.migrations import migrate
+
+    async def run(url: str) -> int:
+        async with Store(url, pool_min_size=1, pool_max_size=2) as store:
+            return await seed_events(store, args.events, args.days, seed=args.seed)
+
+    with database(settings) as url:
+        try:
+            migrate(url)
+            started = time.perf_counter()
+            written = asyncio.run(run(url))
+        except (StoreUnavailable, psycopg.OperationalError) as exc:
+            print(f"audit-graph: cannot seed, the database is unreachable: {exc}", file=sys.stderr)
+            return 1
+    print(summary_line(written, args.days, time.perf_counter() - started))
+    return 0
+
+
+def count_arg(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], with an error that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    return parse
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from .schema import schema
 
@@ -250,6 +293,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "maintain": cmd_maintain,
     "serve": cmd_serve,
     "export-schema": cmd_export_schema,
+    "seed": cmd_seed,
 }
 
 
@@ -288,7 +332,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between ticks of the loop (default 86400, AUDIT_GRAPH_MAINTENANCE_INTERVAL)",
     )
     sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    add_seed_parser(sub)
     return parser
+
+
+def add_seed_parser(sub: argparse._SubParsersAction) -> None:
+    from .seed import DEFAULT_SEED, MAX_DAYS
+
+    seed = sub.add_parser(
+        "seed",
+        help="write realistic synthetic events (applies migrations first)",
+        description="Write N synthetic events spread over the last D days up to now, "
+        "with COPY, after applying pending migrations. Deterministic for a --seed "
+        "(except event ids, which are random).",
+    )
+    add_database_flag(seed)
+    seed.add_argument(
+        "--events", type=count_arg(0), default=100_000, metavar="N",
+        help="number of events to write (default 100000)",
+    )  # fmt: skip
+    seed.add_argument(
+        "--days", type=count_arg(1, MAX_DAYS), default=30, metavar="D",
+        help=f"spread them over the last D days, 1 to {MAX_DAYS} (default 30)",
+    )  # fmt: skip
+    seed.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, metavar="S",
+        help=f"random seed: the same seed gives the same events (default {DEFAULT_SEED})",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

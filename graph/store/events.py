@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -175,6 +175,35 @@ async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) ->
                 stored[event.id, event.created_date] = event
         await feed.notify(conn, [(event.id, event.created_date) for event in inserted])
     return [stored[key] for key in keys]
+
+
+# Bulk import: the same columns as INSERT_ROWS, sent as binary COPY. Each value
+# travels in PostgreSQL's own wire format, so the server parses no text; it
+# measured faster than text COPY (see `copy_rows`).
+COPY_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN (FORMAT BINARY)").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
+)
+# Binary COPY needs each column's type up front; varchar shares text's wire format.
+COPY_TYPES = [COLUMN_TYPES.get(column, "text") for column in WRITE_COLUMNS]
+
+
+async def copy_rows(conn: AsyncConnection, rows: Iterable[tuple[Any, ...]]) -> int:
+    """COPY rows (from `prepare_row`) into audit_logs; return how many were sent.
+
+    For bulk imports such as `seed`: several times the throughput of INSERT,
+    at a price. There is no ON CONFLICT, so a key (id, created_date) already
+    stored fails the whole COPY instead of being skipped, and nothing is
+    announced to live-tail subscribers. The caller owns the transaction; rows
+    are streamed as `rows` yields them, so the server works while the caller
+    produces the next ones, and an exception from `rows` aborts the COPY.
+    """
+    count = 0
+    async with conn.cursor() as cur, cur.copy(COPY_ROWS) as copy:
+        copy.set_types(COPY_TYPES)
+        for row in rows:
+            await copy.write_row(row)
+            count += 1
+    return count
 
 
 # --- reading ---------------------------------------------------------------
