@@ -5,13 +5,13 @@ thing, so the generator models what the statistics measure rather than
 drawing every column independently:
 
 - a few dozen users, each with one stable email, a persona and a favourite
-  transport; a handful of heavy users make most of the calls;
+  transport; a handful of heavy users make a large share of the calls;
 - work happens in sessions of consecutive calls by one user: analysts often
   discover datasets in DataHub before querying them in Trino, engineers often
   query straight away, some sessions only browse the catalogue, some query
   first and look the schema up afterwards, others read S3 or call APIs;
 - calls follow a daily rhythm (busy UTC working hours, quiet nights and
-  weekends) over the last D days up to now, in time order;
+  weekends) over the last D days up to now, written oldest first;
 - durations are long-tailed (lognormal per tool, rare multi-second outliers,
   timeouts that run to the limit); ~6% of calls fail with the message the
   tool would really give;
@@ -422,7 +422,7 @@ def lognormal(rng: random.Random, median: float, sigma: float) -> int:
 
 
 class SyntheticEvents:
-    """`count` events over the `days` days before `now`, in time order; iterate to draw them.
+    """`count` events over the `days` days before `now`, about in time order (sessions overlap).
 
     Sessions are placed along the `Timeline` by the share of events emitted
     before them, so the events fill the window following its daily rhythm
@@ -567,14 +567,20 @@ async def seed_events(
     Each chunk is one COPY transaction (`Store.copy_events`), fed straight from
     the generator, so memory stays flat and the server inserts one chunk while
     Python draws the rest of it. A progress bar goes to stderr when it is a
-    terminal. Returns the number of events written.
+    terminal. Returns the number of events written. Chunks already committed
+    stay if a later one fails (an interrupted seed is a smaller seed, not a
+    broken database). Raises ValueError for events < 0 or days outside
+    1..MAX_DAYS.
     """
     generated = iter(SyntheticEvents(events, days, store.now(), seed))
     started = time.perf_counter()
     written = 0
     with progress_bar(events, enabled=progress) as advance:
         while written < events:
-            written += await store.copy_events(islice(generated, min(chunk_size, events - written)))
+            copied = await store.copy_events(islice(generated, min(chunk_size, events - written)))
+            if not copied:
+                break  # the generator ran dry; it yields exactly `events`, so never in practice
+            written += copied
             advance(written)
     log.debug("%s", summary_line(written, days, time.perf_counter() - started))
     return written
