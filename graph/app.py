@@ -88,17 +88,23 @@ class AuditGraphQL(GraphQL):
             scopes=request.state.scopes,
         )
 
-    def parse_json(self, data: str | bytes) -> Any:
-        """A request body (or a GET's variables) as JSON; anything unreadable is HTTP 400.
+    def decode_json(self, data: str | bytes) -> object:
+        """json.loads, with every way it fails reported as the JSONDecodeError strawberry catches.
 
-        json.loads raises more than JSONDecodeError, which is all strawberry
-        catches: ValueError for a number past Python's 4300-digit limit or bytes
-        that are not UTF-8, RecursionError for nesting deeper than the stack.
+        Caught, a bad HTTP body is a 400 and a bad websocket message a close with
+        4400. json.loads also raises ValueError (a number past Python's 4300-digit
+        limit, bytes that are not UTF-8) and RecursionError (nesting deeper than
+        the stack), which would otherwise escape as a crash.
         """
         try:
-            value = json.loads(data)
-        except (ValueError, RecursionError):
-            raise HTTPException(400, "Unable to parse request body as JSON") from None
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise json.JSONDecodeError(f"unreadable JSON ({type(exc).__name__})", "", 0) from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
         if not isinstance(value, dict | list):
             raise HTTPException(400, 'A GraphQL request is a JSON object: {"query": "..."}.')
         return value

@@ -28,7 +28,7 @@ class Tokens:
     """The configured tokens; lookups compare in constant time and never log a token."""
 
     def __init__(self, tokens: Mapping[str, frozenset[str]]) -> None:
-        self._tokens = [(token.encode(), effective_scopes(s)) for token, s in tokens.items()]
+        self._tokens = [(as_bytes(token), effective_scopes(s)) for token, s in tokens.items()]
 
     @property
     def enabled(self) -> bool:
@@ -44,12 +44,21 @@ class Tokens:
             return ALL_SCOPES
         if not presented:
             return None
-        candidate = presented.encode()
+        candidate = as_bytes(presented)
         found: frozenset[str] | None = None
         for token, scopes in self._tokens:
             if hmac.compare_digest(token, candidate):
                 found = scopes
         return found
+
+
+def as_bytes(token: str) -> bytes:
+    """A token as bytes for compare_digest, whatever text it holds.
+
+    A websocket's connection_init is JSON, where "\\ud800" is a legal escape:
+    strict UTF-8 cannot encode that lone surrogate, surrogatepass can.
+    """
+    return token.encode("utf-8", "surrogatepass")
 
 
 def effective_scopes(scopes: frozenset[str]) -> frozenset[str]:

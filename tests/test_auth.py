@@ -441,6 +441,31 @@ def test_websocket_header_token_works_too(server: ServerProcess) -> None:
         assert ws_init(ws, {}) == {"type": "connection_ack"}
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "not json",
+        "[" * 100_000 + "]" * 100_000,
+        '{"type": "connection_init", "payload": ' + "9" * 5000 + "}",
+        '{"type": "connection_init", "payload": {"token": "\\ud800"}}',
+    ],
+    ids=["not-json", "deep-nesting", "5000-digits", "lone-surrogate-token"],
+)
+def test_websocket_unreadable_message_closes_the_socket(
+    server: ServerProcess, message: str
+) -> None:
+    """Closed with 4400 (or 4403 for a token that cannot be one), never a crash.
+
+    The log check below finds any traceback these leave behind.
+    """
+    with ws_connect(server) as ws:
+        ws.send(message)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code in (4400, 4403)
+
+
 def test_zz_tokens_never_reach_the_server_log(server: ServerProcess) -> None:
     """Runs last in the module: every request above, good and bad tokens, is in the log."""
     server.post("{ eventCount }", headers=bearer("unknown-token-in-log-test"))
