@@ -31,6 +31,7 @@ from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
 from .schema import AuditSchema, Context, Limits, build_schema
 from .store import Store
+from .store.validation import is_storable_text
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class AuditGraphQL(GraphQL):
             # strawberry quotes an unknown operationName in its 400 reason, which
             # must be encodable as UTF-8 (a lone surrogate is not).
             name = item.operation_name
-            if name is not None and not (isinstance(name, str) and is_utf8(name)):
+            if name is not None and not (isinstance(name, str) and is_storable_text(name)):
                 raise HTTPException(400, "operationName must name an operation of the document.")
         return data
 
@@ -128,14 +129,6 @@ class AuditGraphQL(GraphQL):
         if context.scopes is None:
             raise ConnectionRejectionError({"message": "a valid token is required"})
         return UNSET
-
-
-def is_utf8(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:

@@ -65,29 +65,32 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def check_text(name: str, value: str, limit: int | None = None) -> None:
-    """PostgreSQL text cannot hold NUL, and psycopg cannot encode lone surrogates."""
+def text_problem(value: str) -> str | None:
+    """Why PostgreSQL could not store this text, or None when it can.
+
+    PostgreSQL text cannot hold NUL, and psycopg cannot encode lone surrogates.
+    """
     if "\x00" in value:
-        raise InvalidArgument(f"{name} must not contain the NUL character (\\u0000).")
+        return "must not contain the NUL character (\\u0000)."
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidArgument(f"{name} is not valid Unicode (it holds a lone surrogate).") from None
+        return "is not valid Unicode (it holds a lone surrogate)."
+    return None
+
+
+def is_storable_text(value: str) -> bool:
+    return text_problem(value) is None
+
+
+def check_text(name: str, value: str, limit: int | None = None) -> None:
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidArgument(f"{name} {problem}")
     if limit is not None and len(value) > limit:
         raise InvalidArgument(
             f"{name} is {len(value)} characters long; the most it can hold is {limit}."
         )
-
-
-def is_storable_text(value: str) -> bool:
-    """Whether check_text would let it through, for callers with their own message."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_range(start: datetime | None, end: datetime | None) -> None:
