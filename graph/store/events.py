@@ -230,8 +230,10 @@ class Conditions:
             self.add("created_date <= %(end_date)s", end_date=as_utc(end).date())
 
     def equals(self, column: str, value: Any) -> None:
-        self.add(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)),
-                 **{column: value})
+        self.add(
+            sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)),
+            **{column: value},
+        )
 
     def sql(self) -> sql.Composable:
         if not self.clauses:
@@ -404,9 +406,9 @@ async def select_by_keys(
         key_ids=[id_ for id_, _ in keys],
         key_days=[day for _, day in keys],
     )
-    query = sql.SQL(
-        'SELECT {} FROM audit_logs {} ORDER BY timestamp, id COLLATE "C"'
-    ).format(EVENT_SELECT, where.sql())
+    query = sql.SQL('SELECT {} FROM audit_logs {} ORDER BY timestamp, id COLLATE "C"').format(
+        EVENT_SELECT, where.sql()
+    )
     cur = conn.cursor(row_factory=class_row(Event))
     await cur.execute(query, where.params)
     return await cur.fetchall()
