@@ -77,14 +77,22 @@ def max_root_fields_rule(limit: int) -> type[ValidationRule]:
 
 
 def limit_extensions(limits: Limits) -> list[Any]:
-    """Extension factories for strawberry.Schema(extensions=...)."""
+    """Extension factories for strawberry.Schema(extensions=...).
+
+    The validation rules are built once, here: ValidationCache keys its cache
+    by the rule classes, and limiters constructed per request would bring new
+    classes each time, so no validation would ever be a cache hit.
+    """
+    # QueryDepthLimiter already skips introspection fields (GraphiQL's query is deep
+    # by nature). No should_ignore: to call it the limiter converts every argument
+    # literal to Python, and an integer literal of 5000 digits raises there, outside
+    # validation's error handling.
+    rules = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        max_root_fields_rule(limits.max_root_fields),
+    ]
     return [
-        # QueryDepthLimiter already skips introspection fields (GraphiQL's query is deep
-        # by nature). No should_ignore: to call it the limiter converts every argument
-        # literal to Python, and an integer literal of 5000 digits raises there, outside
-        # validation's error handling.
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: AddValidationRules([max_root_fields_rule(limits.max_root_fields)]),
+        lambda: AddValidationRules(rules),
     ]
