@@ -191,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"database: {'embedded in ' + str(db.data_dir) if db.is_embedded else 'given'}")
         seeding = db.ensure_seeded(args.events, args.days, args.reseed)
         print(seeding)
+        print(f"statistics floor: {db.prepare_seed_floor()}")
         status = asyncio.run(measure(args, db, seeding))
     except SetupError as exc:
         print(f"bench: {exc}", file=sys.stderr)

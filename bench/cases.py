@@ -26,7 +26,7 @@ from .client import (
     graphql_body,
     parse_graphql,
 )
-from .database import BenchDatabase, StatsWindow
+from .database import SEED_FLOOR_SCHEMA, BenchDatabase, StatsWindow
 from .measure import Load, Side, closed_loop, interleaved
 from .server import CpuMeter, MemorySampler, ServerProcess
 
@@ -108,6 +108,12 @@ class Bench:
         await conn.execute("SET TIME ZONE 'UTC'")
         return conn
 
+    async def seed_floor_connection(self) -> AsyncConnection:
+        """A floor connection that reads the copy of the rows with the seed's indexes."""
+        conn = await self.floor_connection()
+        await conn.execute(f"SET search_path = {SEED_FLOOR_SCHEMA}, public")
+        return conn
+
     async def connections(self, count: int) -> list[HttpConnection]:
         conns = [self.http() for _ in range(count)]
         await asyncio.gather(*(conn.connect() for conn in conns))
@@ -149,7 +155,7 @@ class Bench:
         request = self.post(graphql_body(case.graphql, self.window.variables()))
         params = {"start": self.window.start, "end": self.window.end}
         http = self.http()
-        floor = await self.floor_connection()
+        floor = await self.seed_floor_connection()
         try:
 
             async def api() -> None:

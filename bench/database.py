@@ -46,6 +46,27 @@ FOR VALUES FROM ('2000-01-01') TO ('2000-02-01')
 """
 
 
+# The statistics floors run on a copy of the seeded rows that has the original
+# Go store's indexes, not ours: the issue measures against "the seed's SQL on
+# the seed's indexes". The seed's documentation does not list its indexes; we
+# take the ones a Go audit table of this shape typically has (timestamp, and
+# the columns its filters test for equality), and say so in bench/README.md.
+SEED_FLOOR_SCHEMA = "seed_floor"
+SEED_FLOOR_TABLE = f"""
+CREATE TABLE {SEED_FLOOR_SCHEMA}.audit_logs (LIKE public.audit_logs INCLUDING DEFAULTS)
+    PARTITION BY RANGE (created_date);
+CREATE TABLE {SEED_FLOOR_SCHEMA}.audit_logs_default
+    PARTITION OF {SEED_FLOOR_SCHEMA}.audit_logs DEFAULT;
+"""
+SEED_FLOOR_INDEXES = f"""
+ALTER TABLE {SEED_FLOOR_SCHEMA}.audit_logs ADD PRIMARY KEY (id, created_date);
+CREATE INDEX ON {SEED_FLOOR_SCHEMA}.audit_logs (timestamp);
+CREATE INDEX ON {SEED_FLOOR_SCHEMA}.audit_logs (user_id);
+CREATE INDEX ON {SEED_FLOOR_SCHEMA}.audit_logs (tool_name);
+CREATE INDEX ON {SEED_FLOOR_SCHEMA}.audit_logs (session_id);
+"""
+
+
 class SetupError(RuntimeError):
     """The benchmark cannot use the database it was given; the message says why."""
 
@@ -174,6 +195,29 @@ class BenchDatabase:
         if rows != events:
             raise SetupError(f"audit-graph seed wrote {rows} rows, not {events}")
         return f"seeded: {rows} rows over {span:.1f} days"
+
+    def prepare_seed_floor(self) -> str:
+        """Copy the seeded rows into a table with the seed's indexes (reused when current)."""
+        with self.connect() as conn:
+            current = conn.execute(
+                f"SELECT to_regclass('{SEED_FLOOR_SCHEMA}.audit_logs') IS NOT NULL"
+            ).fetchone()
+            ours = conn.execute("SELECT count(*) FROM public.audit_logs").fetchone()
+            if current and current[0]:
+                theirs = conn.execute(
+                    f"SELECT count(*) FROM {SEED_FLOOR_SCHEMA}.audit_logs"
+                ).fetchone()
+                if theirs == ours:
+                    return f"reused: {SEED_FLOOR_SCHEMA}.audit_logs"
+            conn.execute(f"DROP SCHEMA IF EXISTS {SEED_FLOOR_SCHEMA} CASCADE")
+            conn.execute(f"CREATE SCHEMA {SEED_FLOOR_SCHEMA}")
+            conn.execute(SEED_FLOOR_TABLE)
+            conn.execute(
+                f"INSERT INTO {SEED_FLOOR_SCHEMA}.audit_logs SELECT * FROM public.audit_logs"
+            )
+            conn.execute(SEED_FLOOR_INDEXES)
+            conn.execute(f"VACUUM (ANALYZE) {SEED_FLOOR_SCHEMA}.audit_logs")
+        return f"copied: {SEED_FLOOR_SCHEMA}.audit_logs"
 
     def vacuum(self) -> None:
         with self.connect() as conn:

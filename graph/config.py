@@ -43,7 +43,7 @@ class Settings:
     discovery_toolkit_kind: str = "datahub"
     query_toolkit_kind: str = "trino"
     pool_size: int = 10
-    pool_timeout: float = 5.0
+    pool_timeout: float = 15.0
     statement_timeout: float = 30.0
     max_body_bytes: int = 8 * 1024 * 1024
     max_query_depth: int = 12

