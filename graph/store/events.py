@@ -166,7 +166,9 @@ async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) ->
     keys = [(row[0], row[CREATED_DATE]) for row in rows]
     async with conn.transaction():
         cur = conn.cursor(row_factory=class_row(Event))
-        await cur.execute(INSERT_ROWS, [list(column) for column in zip(*rows, strict=True)])
+        # Binary parameters: text arrays would be quoted and escaped value by value.
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        await cur.execute(INSERT_ROWS, columns, binary=True)
         inserted = await cur.fetchall()
         stored = {(event.id, event.created_date): event for event in inserted}
         missing = [key for key in dict.fromkeys(keys) if key not in stored]
