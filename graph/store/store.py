@@ -136,7 +136,10 @@ class Store:
             for_statistics=True,
         )
         self._feed = EventFeed(database_url)
-        self._ingest = GroupCommit(self._write_rows, max_in_flight=max(1, pool_max_size // 2))
+        # One transaction in flight per process: the next batch gathers every
+        # event that arrives meanwhile. Measured at 64 clients: 1 in flight
+        # 3,774 events/s, 2 in flight 3,313, 5 in flight 2,571 (bench/README.md).
+        self._ingest = GroupCommit(self._write_rows, max_in_flight=1)
 
     @staticmethod
     def _make_pool(
