@@ -355,7 +355,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()  # SIGTERM: serve stops its embedded PostgreSQL too
 
 
 def ws_connect(server: ServerProcess) -> ClientConnection:

@@ -29,7 +29,7 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()  # SIGTERM: serve stops its embedded PostgreSQL too
 
 
 def gql(server: ServerProcess, query: str, variables: dict[str, Any] | None = None) -> Any:

@@ -78,7 +78,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     try:
         yield running
     finally:
-        running.kill()
+        running.stop()  # SIGTERM: serve stops its embedded PostgreSQL too
 
 
 def test_database_down_then_back_without_restart(server: ServerProcess) -> None:
