@@ -1,10 +1,11 @@
-"""Talking to the real ASGI app in-process: the `api` fixture and small helpers.
+"""The `api` fixture of the API tests, and helpers to arrange rows directly.
 
-httpx's ASGITransport does not run the lifespan; the `store` fixture is
-already migrated and open, so the app is built over it directly. Every
-response goes through `Api.post`, which checks that nothing internal (a
-traceback, SQL, the DSN) reached the client and that every error carries
-extensions.code and extensions.requestId.
+The app, the client and the response checks come from graphql_client:
+`Api.post` sends every request through `send` and checks every response with
+`checked`, without the request exemption of `post` (nothing the request
+carried may come back as a marker either): no traceback, SQL or connection
+details (the DSN included) in any response, and every error carries a known
+extensions.code and extensions.requestId and no table or column name.
 
 Each test module declares its `api` fixture over `serving(store, schema_url)`.
 """
@@ -20,33 +21,9 @@ from typing import Any
 
 import httpx
 import psycopg
+from graphql_client import checked, open_client, send
 
-from graph.app import create_app
-from graph.config import Settings
 from graph.store import Store
-
-# Every field of AuditEvent, for selections.
-EVENT_FIELDS = """
-    id timestamp durationMs requestId sessionId userId userEmail persona toolName
-    toolkitKind toolkitName connection parameters success errorMessage responseChars
-    requestChars contentBlocks transport source enrichmentApplied enrichmentTokensFull
-    enrichmentTokensDedup enrichmentMode enrichmentMatchKind authorized eventKind
-"""
-
-# Text that must never reach a client: tracebacks, SQL, connection details.
-LEAK_MARKERS = (
-    "Traceback",
-    'File "',
-    "psycopg",
-    "SELECT ",
-    "INSERT ",
-    "WHERE ",
-    "postgresql://",
-    "host=",
-    "password=",
-    "dbname=",
-    "search_path",
-)
 
 
 @dataclass
@@ -64,25 +41,9 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The whole response body, after checking nothing internal leaked."""
-        # json.dumps escapes non-ASCII, so even a lone surrogate travels (as \ud800).
-        body = json.dumps({"query": query, "variables": variables or {}})
-        response = await self.client.post(
-            "/graphql",
-            content=body,
-            headers={"content-type": "application/json", **(headers or {})},
-        )
-        text = response.text
-        self.responses.append(text)
-        assert_clean(text, self.dsn)
-        assert response.status_code == 200, text
-        result: dict[str, Any] = response.json()
-        for error in result.get("errors") or []:
-            extensions = error.get("extensions") or {}
-            assert extensions.get("code"), error
-            assert extensions.get("requestId"), error
-            # Partition names are data; in an error message a table name is an internal.
-            assert "audit_logs" not in str(error.get("message")), error
-        return result
+        _, response = await send(self.client, query, variables, headers)
+        self.responses.append(response.text)
+        return checked(response, self.dsn)
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """`data` of a request that must succeed."""
@@ -105,21 +66,10 @@ class Api:
         return str(error["message"])
 
 
-def assert_clean(text: str, dsn: str) -> None:
-    for marker in LEAK_MARKERS:
-        assert marker not in text, f"{marker!r} leaked into a response: {text[:2000]}"
-    assert dsn not in text
-
-
-def client_of(store: Store) -> httpx.AsyncClient:
-    app = create_app(Settings(database_url="unused"), store=store)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-
 @asynccontextmanager
 async def serving(store: Store, dsn: str) -> AsyncIterator[Api]:
     """An Api over the app built on an open store (each test module's `api` fixture)."""
-    async with client_of(store) as client:
+    async with open_client(store) as client:
         yield Api(client=client, dsn=dsn)
 
 

@@ -30,25 +30,31 @@ ERROR_CODES = frozenset(
     }
 )
 
-# Fragments of our own statements and of the driver's messages; none belongs in a response.
+# Fragments of our own statements, of the driver's messages and of connection
+# strings; none belongs in a response.
 LEAK_MARKERS = (
     "Traceback",
     'File "',
     "psycopg",
     "SELECT ",
+    "INSERT ",
     "INSERT INTO",
     "DELETE FROM",
+    "WHERE ",
     "ON CONFLICT",
     "unnest(",
     "strpos(",
     "COALESCE(",
     "postgresql://",
+    "host=",
+    "password=",
     "dbname=",
     "search_path",
 )
 # Inside an error message; as data a table or partition name is fine (partitions returns them).
 MESSAGE_LEAK_MARKERS = ("audit_logs", "relation ", "column ", "syntax error at or near")
 
+# Every field of AuditEvent, for selections.
 EVENT_FIELDS = """
     id timestamp durationMs requestId sessionId userId userEmail persona toolName
     toolkitKind toolkitName connection parameters success errorMessage responseChars
@@ -107,13 +113,33 @@ async def post(
 
     echoes: text written earlier that may come back as data (see assert_safe).
     """
+    request, response = await send(client, query, variables, headers)
+    return checked(response, *secrets, request=request + echoes)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[str, httpx.Response]:
+    """POST one operation unchecked: the request body sent and the response."""
+    # json.dumps escapes non-ASCII, so even a lone surrogate travels (as \ud800).
     request = json.dumps({"query": query, "variables": variables or {}})
     response = await client.post(
         "/graphql",
         content=request,
         headers={"content-type": "application/json", **(headers or {})},
     )
-    assert_safe(response.text, *secrets, request=request + echoes)
+    return request, response
+
+
+def checked(response: httpx.Response, *secrets: str, request: str = "") -> dict[str, Any]:
+    """The body of a response that is safe (assert_safe) and answered with 200.
+
+    Every error must carry extensions.requestId as well as a known code.
+    """
+    assert_safe(response.text, *secrets, request=request)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     for error in body.get("errors") or []:

@@ -13,7 +13,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from api_client import EVENT_FIELDS, Api, count_rows, gql, insert, serving
+from api_client import Api, count_rows, gql, insert, serving
+from graphql_client import EVENT_FIELDS
 
 from graph.config import DEFAULT_MAINTENANCE_LOCK_KEY
 from graph.store import Store

@@ -41,7 +41,8 @@ from typing import Any
 import psycopg
 import pytest
 import reference
-from api_client import EVENT_FIELDS, Api, Recording, gql, insert, recording_app, serving
+from api_client import Api, Recording, gql, insert, recording_app, serving
+from graphql_client import EVENT_FIELDS
 
 from graph.store import Store
 
