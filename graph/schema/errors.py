@@ -75,11 +75,7 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        request_id = getattr(self.execution_context.context, "request_id", "-")
-        result.errors = [client_error(error, request_id) for error in result.errors]
+        self._code_errors(self.execution_context.result)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """The same for each result sent over a websocket.
@@ -87,11 +83,14 @@ class ErrorCodes(SchemaExtension):
         A streamed result is sent while the operation is still open, before
         on_operation's closing half runs, so it is coded here as it goes out.
         """
+        self._code_errors(result)
+        yield
+
+    def _code_errors(self, result: Any) -> None:
         errors = getattr(result, "errors", None)
         if errors:
             request_id = getattr(self.execution_context.context, "request_id", "-")
             result.errors = [client_error(error, request_id) for error in errors]
-        yield
 
 
 class CodedParserCache(ParserCache):

@@ -88,6 +88,16 @@ def parse_enum(kind: type[E], value: E | str, what: str) -> E:
         raise InvalidArgument(f"{what} must be one of {allowed}; got {value!r}.") from None
 
 
+def checked_rows(batch: Iterable[NewEvent], now: datetime) -> Iterator[tuple[Any, ...]]:
+    """Each event checked and prepared as `log` does it; an error names the event's index."""
+    for index, event in enumerate(batch):
+        try:
+            check_event(event)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"event {index}: {exc}") from None
+        yield events.prepare_row(event, now)
+
+
 class Store:
     """PostgreSQL storage for audit events.
 
@@ -275,13 +285,7 @@ class Store:
                 f"the batch holds {len(batch)} events; the most one call takes is {MAX_BATCH}. "
                 "Split it into several calls."
             )
-        for index, event in enumerate(batch):
-            try:
-                check_event(event)
-            except InvalidArgument as exc:
-                raise InvalidArgument(f"event {index}: {exc}") from None
-        now = self.now()
-        rows = [events.prepare_row(event, now) for event in batch]
+        rows = list(checked_rows(batch, self.now()))
         await self._write_rows(rows)
         return [row[0] for row in rows]
 
@@ -299,19 +303,9 @@ class Store:
         COPY streams; the first invalid event aborts it, so nothing of the
         call is stored, and the error names the event's index.
         """
-        now = self.now()
-
-        def rows() -> Iterator[tuple[Any, ...]]:
-            for index, event in enumerate(batch):
-                try:
-                    check_event(event)
-                except InvalidArgument as exc:
-                    raise InvalidArgument(f"event {index}: {exc}") from None
-                yield events.prepare_row(event, now)
-
         try:
             async with self._writing() as conn, conn.transaction():
-                return await events.copy_rows(conn, rows())
+                return await events.copy_rows(conn, checked_rows(batch, self.now()))
         except psycopg.errors.UniqueViolation:
             raise InvalidArgument(
                 "an event of the batch has the id of an event already stored on the same day "
