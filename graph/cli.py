@@ -61,6 +61,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             "loop": "uvloop",
             "http": "httptools",
             "log_level": "info",
+            "access_log": settings.access_log,
             "timeout_graceful_shutdown": 30,
         }
         with stop_signals_end_serving():
@@ -311,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="worker processes (default: CPU count, AUDIT_GRAPH_WORKERS)"
     )
     serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        help="log one line per request (default off, AUDIT_GRAPH_ACCESS_LOG)",
+    )
+    serve.add_argument(
         "--demo", action="store_true", help="fill an empty database with synthetic events first"
     )
     migrate = sub.add_parser("migrate", help="apply pending schema migrations and exit")
@@ -376,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=getattr(args, "host", None),
             port=check_flag("--port", getattr(args, "port", None), 1, 65_535),
             workers=check_flag("--workers", getattr(args, "workers", None), 1, 256),
+            access_log=getattr(args, "access_log", None),
         )
         return COMMANDS[args.command](settings, args)
     except ConfigError as exc:

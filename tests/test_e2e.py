@@ -99,6 +99,7 @@ def test_serve_writes_reads_survives_restart(server: ServerProcess, data_dir: Pa
     code, output = server.stop(), server.output()
     assert code == 0, output
     assert "Traceback" not in output
+    assert "POST /graphql" not in output  # no access log unless asked for
     # serve started the embedded PostgreSQL, so it stopped it too.
     assert not (data_dir / "pgdata" / "postmaster.pid").exists(), output
 
@@ -109,6 +110,16 @@ def test_serve_writes_reads_survives_restart(server: ServerProcess, data_dir: Pa
     finally:
         code = restarted.stop()
     assert code == 0, restarted.output()
+
+
+def test_access_log_is_written_when_asked_for(data_dir: Path) -> None:
+    server = ServerProcess(data_dir, env={"AUDIT_GRAPH_ACCESS_LOG": "true"})
+    try:
+        gql(server, "{ __typename }")
+    finally:
+        code = server.stop()
+    assert code == 0, server.output()
+    assert '"POST /graphql HTTP/1.1" 200' in server.output()
 
 
 def test_websocket_subscription_tails_new_events(server: ServerProcess) -> None:
