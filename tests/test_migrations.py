@@ -135,8 +135,7 @@ def primary_key(db: psycopg.Connection, table: str) -> list[str]:
 def partitioning(db: psycopg.Connection) -> dict[str, str]:
     """relkind of audit_logs, its partition key, and each child's bound."""
     row = db.execute(
-        "SELECT relkind, pg_get_partkeydef(oid) FROM pg_class "
-        "WHERE oid = to_regclass('audit_logs')"
+        "SELECT relkind, pg_get_partkeydef(oid) FROM pg_class WHERE oid = to_regclass('audit_logs')"
     ).fetchone()
     assert row is not None
     found = {"relkind": str(row[0]), "key": str(row[1])}
@@ -303,7 +302,11 @@ async def check_store_on_go_rows(store: Store, db: psycopg.Connection) -> None:
     go1 = by_id["go-1"]
     # NULL text reads as ''; columns added later read as their defaults.
     assert (go1.request_id, go1.user_email, go1.persona, go1.toolkit_name, go1.connection) == (
-        "", "", "", "", ""
+        "",
+        "",
+        "",
+        "",
+        "",
     )
     assert go1.error_message == ""
     assert go1.session_id == ""
@@ -475,9 +478,7 @@ async def test_brownfield_plain_go_table_becomes_the_default_partition(
         "tool_name", "toolkit_kind", "toolkit_name", "connection", "parameters", "success",
         "error_message", "created_date",
     ]  # fmt: skip
-    after = db.execute(
-        f"SELECT {', '.join(original)} FROM audit_logs ORDER BY id"
-    ).fetchall()
+    after = db.execute(f"SELECT {', '.join(original)} FROM audit_logs ORDER BY id").fetchall()
     assert after == before
     assert homes(db) == dict.fromkeys(GO_IDS, "audit_logs_default")
     assert migrate(schema_url) == []

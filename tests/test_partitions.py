@@ -65,8 +65,7 @@ def event(event_id: str, timestamp: datetime, **fields: object) -> NewEvent:
 
 def attach(db: psycopg.Connection, name: str, start: str, end: str) -> None:
     db.execute(
-        f'CREATE TABLE "{name}" PARTITION OF audit_logs '
-        f"FOR VALUES FROM ('{start}') TO ('{end}')"
+        f"CREATE TABLE \"{name}\" PARTITION OF audit_logs FOR VALUES FROM ('{start}') TO ('{end}')"
     )
 
 
@@ -527,9 +526,7 @@ async def test_cleanup_goes_by_timestamp_even_when_created_date_is_a_local_day(
 async def test_partitions_lists_names_ranges_and_default(
     store: Store, db: psycopg.Connection
 ) -> None:
-    assert await store.partitions() == [
-        PartitionInfo("audit_logs_default", None, None, True, 0)
-    ]
+    assert await store.partitions() == [PartitionInfo("audit_logs_default", None, None, True, 0)]
     await store.ensure_monthly_partitions(1)  # 2026_03, 2026_04
     await store.log(event("a", utc(2026, 3, 2)))
     await store.log(event("b", utc(2026, 3, 3)))
