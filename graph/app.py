@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
@@ -30,6 +30,7 @@ from strawberry.types.unset import UnsetType
 from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
 from .schema import AuditSchema, Context, Limits, build_schema
+from .schema.mutation import WRITES
 from .store import Store
 from .store.validation import is_storable_text
 
@@ -83,11 +84,11 @@ class AuditGraphQL(GraphQL):
         self.tokens = tokens
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(
-            store=self.store,
-            request_id=request.state.request_id,
-            scopes=request.state.scopes,
-        )
+        return self.context_of(request.scope["state"])
+
+    def context_of(self, state: dict[str, Any]) -> Context:
+        """The context of a request whose middleware state is `state`."""
+        return Context(store=self.store, request_id=state["request_id"], scopes=state["scopes"])
 
     def decode_json(self, data: str | bytes) -> object:
         """json.loads, with every way it fails reported as the JSONDecodeError strawberry catches.
@@ -129,6 +130,71 @@ class AuditGraphQL(GraphQL):
         if context.scopes is None:
             raise ConnectionRejectionError({"message": "a valid token is required"})
         return UNSET
+
+
+class PreparedWritesFirst:
+    """/graphql: a prepared write (schema/prepared.py) is answered here, all else by the view.
+
+    Only a POSTed JSON body that names a write field is decoded here; when the
+    prepared path declines it, the view gets the same bytes and answers as
+    always (the body is decoded a second time then, a cost only those
+    requests pay). The response is the view's: the same JSON encoding, status
+    and headers.
+    """
+
+    def __init__(self, view: AuditGraphQL) -> None:
+        self.view = view
+        self.prepared = view.schema.prepared_writes  # type: ignore[attr-defined]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not plain_json(scope):
+            await self.view(scope, receive, send)
+            return
+        body = await Request(scope, receive).body()
+        answer = None
+        if any(name in body for name in WRITE_FIELD_NAMES):
+            try:
+                request = self.view.decode_json(body)
+            except json.JSONDecodeError:
+                request = None
+            answer = await self.prepared.answer(request, self.view.context_of(scope["state"]))
+        if answer is None:
+            await self.view(scope, replay(body, receive), send)
+            return
+        response = Response(self.view.encode_json(answer), media_type="application/json")
+        await response(scope, receive, send)
+
+
+WRITE_FIELD_NAMES = tuple(name.encode() for name in WRITES)
+
+
+def plain_json(scope: Scope) -> bool:
+    """A JSON request that asks for a plain JSON answer (not a multipart or SSE stream)."""
+    content_type = accept = b""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"accept":
+            accept = value
+    return (
+        content_type.split(b";")[0].strip().lower() == b"application/json"
+        and b"multipart" not in accept
+        and b"event-stream" not in accept
+    )
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for an app downstream of one that has read the whole body already."""
+    sent = False
+
+    async def receive_again() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive_again
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -187,7 +253,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", PreparedWritesFirst(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -148,14 +148,18 @@ class RequireScope(BasePermission):
     scope = "read"
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads it from the class)
 
+    @classmethod
+    def allows(cls, scopes: frozenset[str] | None) -> bool:
+        return scopes is not None and cls.scope in scopes
+
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         scopes = getattr(info.context, "scopes", None)
+        if self.allows(scopes):
+            return True
         if scopes is None:
             self.message = "A valid token is required for this field."
             self.error_extensions = {"code": "UNAUTHENTICATED"}
             return False
-        if self.scope in scopes:
-            return True
         self.message = f"This field needs a token with the '{self.scope}' scope."
         return False
 

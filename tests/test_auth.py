@@ -347,10 +347,10 @@ SERVER_TOKENS = f"{READ}:read,{WRITE}:write,{ADMIN}:admin"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the module, tokens in AUDIT_GRAPH_TOKENS."""
+    """One server for the module, tokens in AUDIT_GRAPH_TOKENS; its log has every request."""
     running = ServerProcess(
         tmp_path_factory.mktemp("auth-server") / "data",
-        env={"AUDIT_GRAPH_TOKENS": SERVER_TOKENS},
+        env={"AUDIT_GRAPH_TOKENS": SERVER_TOKENS, "AUDIT_GRAPH_ACCESS_LOG": "true"},
     )
     try:
         yield running

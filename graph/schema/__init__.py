@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, ValidationRule, specified_rules
 from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
@@ -15,14 +15,37 @@ from strawberry.types.graphql import OperationType
 
 from .context import Context
 from .errors import CodedParserCache, ErrorCodes, log_errors
-from .limits import Limits, limit_extensions
+from .limits import Limits, limit_extensions, limit_rules
 from .mutation import Mutation
+from .prepared import PreparedWrites
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
 
 
 class AuditSchema(strawberry.Schema):
+    """The contract's schema under `limits`, with its write documents prepared (prepared.py)."""
+
+    def __init__(self, limits: Limits = Limits()) -> None:  # noqa: B008 (frozen)
+        self.limits = limits
+        rules = limit_rules(limits)
+        # What strawberry validates every document with, given the extensions below.
+        self.validation_rules: tuple[type[ValidationRule], ...] = (*specified_rules, *rules)
+        super().__init__(
+            query=Query,
+            mutation=Mutation,
+            subscription=Subscription,
+            config=StrawberryConfig(scalar_map=SCALARS),
+            # Only parsing, validation and error reporting: prepared.py relies on it.
+            extensions=[
+                ErrorCodes,
+                *limit_extensions(limits, rules),
+                lambda: CodedParserCache(maxsize=256),
+                lambda: ValidationCache(maxsize=256),
+            ],
+        )
+        self.prepared_writes = PreparedWrites(self)
+
     async def execute(
         self,
         query: str | None,
@@ -53,18 +76,7 @@ class AuditSchema(strawberry.Schema):
 
 
 def build_schema(limits: Limits = Limits()) -> AuditSchema:  # noqa: B008 (frozen)
-    return AuditSchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        config=StrawberryConfig(scalar_map=SCALARS),
-        extensions=[
-            ErrorCodes,
-            *limit_extensions(limits),
-            lambda: CodedParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
-    )
+    return AuditSchema(limits)
 
 
 schema = build_schema()

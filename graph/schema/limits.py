@@ -76,23 +76,27 @@ def max_root_fields_rule(limit: int) -> type[ValidationRule]:
     return MaxRootFieldsRule
 
 
-def limit_extensions(limits: Limits) -> list[Any]:
-    """Extension factories for strawberry.Schema(extensions=...).
+def limit_rules(limits: Limits) -> tuple[type[ValidationRule], ...]:
+    """The validation rules of the depth, alias and root-field limits, for one schema.
 
-    The validation rules are built once, here: ValidationCache keys its cache
-    by the rule classes, and limiters constructed per request would bring new
-    classes each time, so no validation would ever be a cache hit.
+    Built once per schema: ValidationCache keys its cache by the rule classes,
+    and limiters constructed per request would bring new classes each time, so
+    no validation would ever be a cache hit.
     """
     # QueryDepthLimiter already skips introspection fields (GraphiQL's query is deep
     # by nature). No should_ignore: to call it the limiter converts every argument
     # literal to Python, and an integer literal of 5000 digits raises there, outside
     # validation's error handling.
-    rules = [
+    return (
         *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
         max_root_fields_rule(limits.max_root_fields),
-    ]
+    )
+
+
+def limit_extensions(limits: Limits, rules: tuple[type[ValidationRule], ...]) -> list[Any]:
+    """Extension factories for strawberry.Schema(extensions=...), given `limit_rules(limits)`."""
     return [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: AddValidationRules(rules),
+        lambda: AddValidationRules(list(rules)),
     ]

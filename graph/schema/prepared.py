@@ -1,0 +1,273 @@
+"""The write mutations run without the general executor, for documents seen before.
+
+A service sends the same logEvent (or logEvents) document for every tool
+call; only the variables change. Through strawberry and graphql-core each call
+paid for the extension hooks, the executor's bookkeeping, the permission
+wrapper and the result completion: about three times the CPU of the write
+itself (bench/README.md, "Write path").
+
+A document is prepared once per query text: parsed and validated with the
+schema's own rules and limits, and taken only in the plainest shape: one
+mutation operation, one write field whose argument is the operation's one
+variable, and below it plain fields (no arguments, directives or fragments).
+A run coerces the variable with graphql-core's own `coerce_input_value`,
+converts it with strawberry's own `convert_arguments`, calls the same store
+function the resolver calls (mutation.WRITES), completes the result with the
+schema's own field resolvers and scalar serializers, and reports an error the
+way the executor does (located at the field, coded and logged by errors.py).
+
+Whatever falls outside that (a variable that does not coerce, a caller
+without the field's scope, an operationName that names no operation) makes
+`run` answer None before anything is written, and the request goes through the
+general executor, which answers it exactly as it always has. So this module
+changes the cost of a write, never its answer; tests/test_prepared.py checks
+that side by side.
+
+The schema's extensions (schema/__init__.py) act only on parsing, validation
+and errors, which are covered here; an extension added later that acts on
+every operation must be mirrored here or this path turned off for it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    Undefined,
+    VariableNode,
+    coerce_input_value,
+    located_error,
+    parse,
+    type_from_ast,
+)
+from strawberry.permission import PermissionExtension
+from strawberry.schema.schema import validate_document
+from strawberry.types.arguments import StrawberryArgument, convert_arguments
+
+from graph.auth import RequireScope
+
+from .context import Context
+from .errors import client_error, log_errors
+from .mutation import WRITES
+
+if TYPE_CHECKING:
+    from . import AuditSchema
+
+Complete = Callable[[Any], Any]
+Response = dict[str, Any]
+
+
+class Unprepared(Exception):
+    """The document or the request is not one this path takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """One write document, ready to run for any variables."""
+
+    schema: AuditSchema = field(repr=False)
+    operation_name: str | None
+    variable: str
+    variable_type: GraphQLInputType
+    argument: str
+    arguments: list[StrawberryArgument]
+    permissions: tuple[type[RequireScope], ...]
+    write: Callable[..., Awaitable[Any]]
+    field_node: FieldNode
+    response_key: str
+    complete: Complete
+
+    async def run(self, variables: Any, operation_name: Any, context: Context) -> Response | None:
+        """The response the executor would give, or None to leave the request to it."""
+        if operation_name is not None and operation_name != self.operation_name:
+            return None
+        if type(variables) is not dict or variables.keys() != {self.variable}:
+            return None
+        if not all(permission.allows(context.scopes) for permission in self.permissions):
+            return None
+        # The variable types here are not recursive (a list of flat input
+        # objects at most), so graphql-core's nesting-depth guard cannot trip.
+        value = coerce_input_value(variables[self.variable], self.variable_type)
+        if value is Undefined:
+            return None
+        kwargs = convert_arguments(
+            {self.argument: value},
+            self.arguments,
+            scalar_registry=self.schema.schema_converter.scalar_registry,
+            config=self.schema.config,
+        )
+        try:
+            result = self.complete(await self.write(context.store, **kwargs))
+        except Exception as exc:
+            # As the executor reports a resolver's error; the field is non-null,
+            # so data is null.
+            error = located_error(exc, [self.field_node], [self.response_key])
+            log_errors([error], context.request_id)
+            return {"data": None, "errors": [client_error(error, context.request_id).formatted]}
+        return {"data": {self.response_key: result}}
+
+
+class PreparedWrites:
+    """Prepared write documents by query text; a text that cannot be prepared maps to None."""
+
+    def __init__(self, schema: AuditSchema, maxsize: int = 256) -> None:
+        self._schema = schema
+        self.get: Callable[[str], PreparedWrite | None] = functools.lru_cache(maxsize)(
+            self._prepare
+        )
+
+    async def answer(self, request: Any, context: Context) -> Response | None:
+        """The response to a decoded JSON request body, or None to leave it to the executor."""
+        parts = request_parts(request)
+        if parts is None:
+            return None
+        query, variables, operation_name = parts
+        prepared = self.get(query)
+        if prepared is None:
+            return None
+        return await prepared.run(variables, operation_name, context)
+
+    def _prepare(self, query: str) -> PreparedWrite | None:
+        try:
+            return prepare(self._schema, query)
+        except (GraphQLError, Unprepared):
+            return None
+
+
+def prepare(schema: AuditSchema, query: str) -> PreparedWrite:
+    """Prepare `query`, or raise Unprepared (or the parser's GraphQLError)."""
+    document = parse(query, max_tokens=schema.limits.max_tokens)
+    if validate_document(schema._schema, document, schema.validation_rules):
+        raise Unprepared
+    (operation,) = document.definitions if len(document.definitions) == 1 else (None,)
+    if not isinstance(operation, OperationDefinitionNode):
+        raise Unprepared
+    if operation.operation != OperationType.MUTATION or operation.directives:
+        raise Unprepared
+    definitions = operation.variable_definitions or ()
+    selections = operation.selection_set.selections
+    if len(definitions) != 1 or len(selections) != 1:
+        raise Unprepared
+    (definition,), (field_node,) = definitions, selections
+    if definition.default_value is not None or definition.directives:
+        raise Unprepared
+    if not isinstance(field_node, FieldNode) or field_node.directives:
+        raise Unprepared
+    write = WRITES.get(field_node.name.value)
+    if write is None or len(field_node.arguments or ()) != 1:
+        raise Unprepared
+    (argument_node,) = field_node.arguments
+    variable = definition.variable.name.value
+    if not (
+        isinstance(argument_node.value, VariableNode) and argument_node.value.name.value == variable
+    ):
+        raise Unprepared
+
+    mutation_type = schema._schema.mutation_type
+    assert mutation_type is not None
+    graphql_field = mutation_type.fields[field_node.name.value]
+    variable_type = type_from_ast(schema._schema, definition.type)
+    # Exactly the argument's type: no nullable variable in a non-null place.
+    if str(variable_type) != str(graphql_field.args[argument_node.name.value].type):
+        raise Unprepared
+    strawberry_field = schema.get_field_for_type(
+        field_name=field_node.name.value, type_name="Mutation"
+    )
+    assert strawberry_field is not None
+    extensions, permissions = strawberry_field.extensions, strawberry_field.permission_classes
+    if not all(isinstance(extension, PermissionExtension) for extension in extensions):
+        raise Unprepared
+    if not all(issubclass(permission, RequireScope) for permission in permissions):
+        raise Unprepared
+    return PreparedWrite(
+        schema=schema,
+        operation_name=operation.name.value if operation.name else None,
+        variable=variable,
+        variable_type=variable_type,  # type: ignore[arg-type]
+        argument=argument_node.name.value,
+        arguments=strawberry_field.arguments,
+        permissions=tuple(permissions),
+        write=write,
+        field_node=field_node,
+        response_key=field_node.alias.value if field_node.alias else field_node.name.value,
+        complete=completion(graphql_field.type, field_node.selection_set),
+    )
+
+
+def completion(type_: GraphQLOutputType, selection_set: SelectionSetNode | None) -> Complete:
+    """A function turning a resolver's value into its response value, as the executor does."""
+    if isinstance(type_, GraphQLNonNull):
+        inner = completion(type_.of_type, selection_set)
+
+        def complete_non_null(value: Any) -> Any:
+            if value is None:
+                raise TypeError(f"null for the non-null type {type_}")
+            return inner(value)
+
+        return complete_non_null
+    if isinstance(type_, GraphQLList):
+        item = completion(type_.of_type, selection_set)
+        return lambda value: None if value is None else [item(v) for v in value]
+    if isinstance(type_, GraphQLScalarType):
+        serialize = type_.serialize
+        return lambda value: None if value is None else serialize(value)
+    if isinstance(type_, GraphQLObjectType) and selection_set is not None:
+        return object_completion(type_, selection_set)
+    raise Unprepared
+
+
+def object_completion(type_: GraphQLObjectType, selection_set: SelectionSetNode) -> Complete:
+    fields: list[tuple[str, Callable[[Any], Any], Complete]] = []
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
+            raise Unprepared
+        key = selection.alias.value if selection.alias else selection.name.value
+        if any(key == seen for seen, _, _ in fields):
+            raise Unprepared
+        if selection.name.value == "__typename":
+            fields.append((key, lambda _source, name=type_.name: name, lambda value: value))
+            continue
+        graphql_field = type_.fields[selection.name.value]
+        resolve = graphql_field.resolve
+        # strawberry's resolver of a plain attribute, which needs no info.
+        if not getattr(resolve, "_is_default", False):
+            raise Unprepared
+        fields.append(
+            (
+                key,
+                lambda source, resolve=resolve: resolve(source, None),
+                completion(graphql_field.type, selection.selection_set),
+            )
+        )
+
+    def complete_object(source: Any) -> dict[str, Any]:
+        return {key: complete(resolve(source)) for key, resolve, complete in fields}
+
+    return complete_object
+
+
+def request_parts(data: Any) -> tuple[str, Any, Any] | None:
+    """(query, variables, operationName) of a plain single-operation request body."""
+    if type(data) is not dict or not data.keys() <= REQUEST_KEYS or data.get("extensions"):
+        return None
+    query = data.get("query")
+    if type(query) is not str:
+        return None
+    return query, data.get("variables"), data.get("operationName")
+
+
+REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
