@@ -915,3 +915,48 @@ async def test_invalid_reads_write_nothing(store: Store, db: psycopg.Connection)
         with pytest.raises(InvalidArgument):
             await call
     assert [row[0] for row in db.execute("SELECT id FROM audit_logs").fetchall()] == ["only"]
+
+
+AWKWARD_TEXT = 'quote " backslash \\ newline \n tab \t emoji \U0001f600 accents éß 中文 \u2028'
+AWKWARD_PARAMETERS = {
+    "big": 2**70,
+    "negative": -(2**63),
+    "float": 0.1,
+    "tiny": 5e-324,
+    "small": 1.5e-7,
+    "text": AWKWARD_TEXT,
+    'key "quoted" \\': [None, True, False, [], {}, [1, [2, [3]]]],
+    "nested": {"deeper": {"list": [{"a": 1.5}, "x"]}},
+}
+
+
+@pytest.mark.parametrize("many", [False, True])
+async def test_awkward_values_are_stored_exactly(
+    store: Store, db: psycopg.Connection, many: bool
+) -> None:
+    """Every text and JSON value comes back as sent, through whichever write path."""
+    event = ev(
+        id="awkward",
+        timestamp=datetime(2026, 3, 15, 11, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-3))),
+        tool_name=AWKWARD_TEXT,
+        user_email=AWKWARD_TEXT,
+        error_message=AWKWARD_TEXT * 10,
+        parameters=AWKWARD_PARAMETERS,
+        duration_ms=2**31 - 1,
+        response_chars=2**31 - 2,
+    )
+    if many:
+        await store.log_many([event])
+        stored = await store.get("awkward")
+        assert stored is not None
+    else:
+        stored = await store.log(event)
+    assert stored.tool_name == stored.user_email == AWKWARD_TEXT
+    assert stored.error_message == AWKWARD_TEXT * 10
+    assert stored.parameters == AWKWARD_PARAMETERS
+    assert stored.timestamp == datetime(2026, 3, 15, 14, 59, 59, 999_999, tzinfo=UTC)
+    assert (stored.duration_ms, stored.response_chars) == (2**31 - 1, 2**31 - 2)
+    row = db.execute(
+        "SELECT tool_name, parameters, created_date FROM audit_logs WHERE id = 'awkward'"
+    ).fetchone()
+    assert row == (AWKWARD_TEXT, AWKWARD_PARAMETERS, date(2026, 3, 15))
