@@ -139,29 +139,35 @@ COLUMN_TYPES = {
     "authorized": "bool", "enrichment_tokens_full": "int4", "enrichment_tokens_dedup": "int4",
 }  # fmt: skip
 
+
 # One statement for any number of rows, which travel as one JSON array of
 # objects: json.dumps encodes them in C, where psycopg would dump 28 arrays
 # value by value in Python (a fifth of a logEvent's CPU, bench/README.md).
 # The statement text never changes, so its prepared plan is reused.
-INSERT_ROWS = (
-    sql.SQL(
-        "INSERT INTO audit_logs ({columns}) SELECT {columns} "
-        "FROM jsonb_to_recordset(%s::jsonb) AS r({definitions}) "
-        "ON CONFLICT DO NOTHING RETURNING {returning}"
+def insert_statement(returning: sql.Composable) -> str:
+    return (
+        sql.SQL(
+            "INSERT INTO audit_logs ({columns}) SELECT {columns} "
+            "FROM jsonb_to_recordset(%s::jsonb) AS r({definitions}) "
+            "ON CONFLICT DO NOTHING RETURNING {returning}"
+        )
+        .format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
+            definitions=sql.SQL(", ").join(
+                sql.SQL("{} {}").format(
+                    sql.Identifier(column), sql.SQL(COLUMN_TYPES.get(column, "text"))
+                )
+                for column in WRITE_COLUMNS
+            ),
+            returning=returning,
+        )
+        # Rendered once: a Composed is otherwise joined again on every execute.
+        .as_string()
     )
-    .format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
-        definitions=sql.SQL(", ").join(
-            sql.SQL("{} {}").format(
-                sql.Identifier(column), sql.SQL(COLUMN_TYPES.get(column, "text"))
-            )
-            for column in WRITE_COLUMNS
-        ),
-        returning=EVENT_SELECT,
-    )
-    # Rendered once: a Composed is otherwise joined again on every execute.
-    .as_string()
-)
+
+
+INSERT_ROWS = insert_statement(EVENT_SELECT)
+INSERT_ROWS_KEYS = insert_statement(sql.SQL("id, created_date"))
 
 
 def rows_json(rows: Sequence[tuple[Any, ...]]) -> str:
@@ -201,6 +207,13 @@ async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) ->
                 stored[event.id, event.created_date] = event
         await feed.notify(conn, [(event.id, event.created_date) for event in inserted])
     return [stored[key] for key in keys]
+
+
+async def insert_rows_keys(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """`insert_rows` for a caller that knows its keys already: nothing is read back."""
+    async with conn.transaction():
+        cur = await conn.execute(INSERT_ROWS_KEYS, (rows_json(rows),))
+        await feed.notify(conn, await cur.fetchall())
 
 
 # Bulk import: the same columns as INSERT_ROWS, sent as binary COPY. Each value

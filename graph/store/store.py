@@ -286,7 +286,8 @@ class Store:
                 "Split it into several calls."
             )
         rows = list(checked_rows(batch, self.now()))
-        await self._write_rows(rows)
+        async with self._writing() as conn:
+            await events.insert_rows_keys(conn, rows)
         return [row[0] for row in rows]
 
     async def copy_events(self, batch: Iterable[NewEvent]) -> int:
