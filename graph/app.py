@@ -29,8 +29,8 @@ from strawberry.types.unset import UnsetType
 
 from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
-from .schema import AuditSchema, Context, Limits, build_schema
-from .schema.mutation import WRITES
+from .schema import AuditSchema, Context, Limits
+from .schema.prepared import PreparedWrites
 from .store import Store
 from .store.validation import is_storable_text
 
@@ -142,9 +142,9 @@ class PreparedWritesFirst:
     and headers.
     """
 
-    def __init__(self, view: AuditGraphQL) -> None:
+    def __init__(self, view: AuditGraphQL, prepared: PreparedWrites) -> None:
         self.view = view
-        self.prepared = view.schema.prepared_writes  # type: ignore[attr-defined]
+        self.prepared = prepared
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or not plain_json(scope):
@@ -152,7 +152,7 @@ class PreparedWritesFirst:
             return
         body = await Request(scope, receive).body()
         answer = None
-        if any(name in body for name in WRITE_FIELD_NAMES):
+        if self.prepared.may_answer(body):
             try:
                 request = self.view.decode_json(body)
             except json.JSONDecodeError:
@@ -163,9 +163,6 @@ class PreparedWritesFirst:
             return
         response = Response(self.view.encode_json(answer), media_type="application/json")
         await response(scope, receive, send)
-
-
-WRITE_FIELD_NAMES = tuple(name.encode() for name in WRITES)
 
 
 def plain_json(scope: Scope) -> bool:
@@ -220,8 +217,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         max_tokens=settings.max_tokens,
         max_root_fields=settings.max_root_fields,
     )
+    schema = AuditSchema(limits)
     graphql = AuditGraphQL(
-        build_schema(limits),
+        schema,
         store,
         tokens,
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -253,7 +251,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", PreparedWritesFirst(graphql), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                PreparedWritesFirst(graphql, schema.prepared_writes),
+                methods=["GET", "POST"],
+            ),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -75,10 +75,6 @@ class AuditSchema(strawberry.Schema):
         log_errors(errors, getattr(context, "request_id", "-"))
 
 
-def build_schema(limits: Limits = Limits()) -> AuditSchema:  # noqa: B008 (frozen)
-    return AuditSchema(limits)
+schema = AuditSchema()
 
-
-schema = build_schema()
-
-__all__ = ["AuditSchema", "Context", "Limits", "build_schema", "schema"]
+__all__ = ["AuditSchema", "Context", "Limits", "schema"]

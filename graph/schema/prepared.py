@@ -130,6 +130,11 @@ class PreparedWrites:
             self._prepare
         )
 
+    @staticmethod
+    def may_answer(body: bytes) -> bool:
+        """Whether a request body names a write field at all (a substring test, no decoding)."""
+        return any(name in body for name in WRITE_FIELD_NAMES)
+
     async def answer(self, request: Any, context: Context) -> Response | None:
         """The response to a decoded JSON request body, or None to leave it to the executor."""
         parts = request_parts(request)
@@ -271,3 +276,4 @@ def request_parts(data: Any) -> tuple[str, Any, Any] | None:
 
 
 REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
+WRITE_FIELD_NAMES = tuple(name.encode() for name in WRITES)
