@@ -8,14 +8,19 @@ written out by hand from SPEC 3.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
+import json
 import re
+import secrets
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from graph.store import EventFilter, InvalidArgument, MetricsFilter, NewEvent, Store
 
@@ -960,3 +965,57 @@ async def test_awkward_values_are_stored_exactly(
         "SELECT tool_name, parameters, created_date FROM audit_logs WHERE id = 'awkward'"
     ).fetchone()
     assert row == (AWKWARD_TEXT, AWKWARD_PARAMETERS, date(2026, 3, 15))
+
+
+# --- log answers with the event exactly as a later read returns it ------------------------
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**80), 2**80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([-0.0, 1.5e-7, 1e22, 100.0]),
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8),
+)
+JSON_KEYS = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6)
+JSON_DOCUMENTS = st.dictionaries(
+    JSON_KEYS,
+    st.recursive(
+        JSON_SCALARS,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JSON_KEYS, inner, max_size=3),
+        max_leaves=8,
+    ),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    parameters=st.none() | JSON_DOCUMENTS,
+    moment=st.datetimes(min_value=datetime(2026, 3, 10), max_value=datetime(2026, 3, 15, 11)),
+    offset_minutes=st.integers(-14 * 60, 14 * 60),
+)
+async def test_log_answers_what_a_read_returns(
+    store: Store, parameters: dict[str, Any] | None, moment: datetime, offset_minutes: int
+) -> None:
+    """jsonb reorders keys and respells numbers (-0.0 is 0.0); the answer must show that too."""
+    event_id = secrets.token_hex(8)
+    timestamp = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    logged = await store.log(ev(id=event_id, timestamp=timestamp, parameters=parameters))
+    read = await store.get(event_id)
+    assert read is not None
+    assert logged == read
+    assert json.dumps(logged.parameters) == json.dumps(read.parameters)
+    assert logged.timestamp.isoformat() == read.timestamp.isoformat()
+    assert logged.created_date == read.created_date
+
+
+async def test_concurrent_logs_of_one_key_all_answer_with_the_stored_event(store: Store) -> None:
+    """The first write of a key wins, whether its copies share a group-commit batch or not."""
+    copies = [ev(id="same", timestamp=at(15, 1), tool_name=f"t{n}") for n in range(8)]
+    answers = await asyncio.gather(*(store.log(copy) for copy in copies))
+    read = await store.get("same")
+    assert read is not None and read.tool_name == "t0"
+    assert answers == [read] * len(copies)

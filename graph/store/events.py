@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import secrets
 from collections.abc import Iterable, Sequence
@@ -166,7 +167,10 @@ def insert_statement(returning: sql.Composable) -> str:
     )
 
 
-INSERT_ROWS = insert_statement(EVENT_SELECT)
+# Of the rows it inserted, INSERT_ROWS reads back only `parameters`: every
+# other column is stored exactly as sent, while jsonb normalises a document
+# (key order, number spelling) and the caller must get what a read returns.
+INSERT_ROWS = insert_statement(sql.SQL("id, created_date, parameters"))
 INSERT_ROWS_KEYS = insert_statement(sql.SQL("id, created_date"))
 
 
@@ -186,6 +190,16 @@ def json_value(value: Any) -> Any:
 
 
 CREATED_DATE = WRITE_COLUMNS.index("created_date")
+PARAMETERS = WRITE_COLUMNS.index("parameters")
+# Where each of Event's fields is in a row from `prepare_row`.
+EVENT_FROM_ROW = tuple(WRITE_COLUMNS.index(f.name) for f in dataclasses.fields(Event))
+
+
+def stored_event(row: tuple[Any, ...], parameters: Any) -> Event:
+    """The event INSERT_ROWS stored from `row`, given the `parameters` it read back."""
+    values = list(row)
+    values[PARAMETERS] = parameters
+    return Event(*[values[i] for i in EVENT_FROM_ROW])
 
 
 async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> list[Event]:
@@ -197,15 +211,17 @@ async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) ->
     """
     keys = [(row[0], row[CREATED_DATE]) for row in rows]
     async with conn.transaction():
-        cur = conn.cursor(row_factory=class_row(Event))
-        await cur.execute(INSERT_ROWS, (rows_json(rows),))
-        inserted = await cur.fetchall()
-        stored = {(event.id, event.created_date): event for event in inserted}
+        cur = await conn.execute(INSERT_ROWS, (rows_json(rows),))
+        inserted = {(id_, day): parameters for id_, day, parameters in await cur.fetchall()}
+        stored: dict[feed.Key, Event] = {}
+        for key, row in zip(keys, rows, strict=True):
+            if key in inserted and key not in stored:
+                stored[key] = stored_event(row, inserted[key])
         missing = [key for key in dict.fromkeys(keys) if key not in stored]
         if missing:
             for event in await select_by_keys(conn, missing, EventFilter()):
                 stored[event.id, event.created_date] = event
-        await feed.notify(conn, [(event.id, event.created_date) for event in inserted])
+        await feed.notify(conn, list(inserted))
     return [stored[key] for key in keys]
 
 
