@@ -141,17 +141,45 @@ COLUMN_TYPES = {
 }  # fmt: skip
 
 
-# One statement for any number of rows, which travel as one JSON array of
-# objects: json.dumps encodes them in C, where psycopg would dump 28 arrays
-# value by value in Python (a fifth of a logEvent's CPU, bench/README.md).
-# The statement text never changes, so its prepared plan is reused.
+# A write is one statement in autocommit, for any number of rows, so one
+# round trip: the rows travel as one JSON array of objects (json.dumps encodes
+# them in C, where psycopg would dump 28 arrays value by value in Python, a
+# fifth of a logEvent's CPU, bench/README.md), and the keys it inserted are
+# announced to live-tail subscribers (feed.py) by the same statement, so the
+# NOTIFY goes out exactly when the rows commit, never for a duplicate skipped.
+# A NOTIFY payload must stay under 8000 bytes: the keys are split into
+# messages of NOTIFY_BYTES plus at most one key (~200 bytes of JSON for a
+# 32-character id of escaped characters). The `sent` join makes PostgreSQL run
+# `announced`, which nothing else reads. The statement text never changes, so
+# its prepared plan is reused.
+NOTIFY_BYTES = 7000
+
+
 def insert_statement(returning: sql.Composable) -> str:
     return (
-        sql.SQL(
-            "INSERT INTO audit_logs ({columns}) SELECT {columns} "
-            "FROM jsonb_to_recordset(%s::jsonb) AS r({definitions}) "
-            "ON CONFLICT DO NOTHING RETURNING {returning}"
-        )
+        sql.SQL("""
+            WITH inserted AS (
+                INSERT INTO audit_logs ({columns})
+                SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS r({definitions})
+                ON CONFLICT DO NOTHING
+                RETURNING {returning}
+            ),
+            keys AS (
+                SELECT json_build_array(id, created_date)::text AS key,
+                       row_number() OVER () AS n
+                FROM inserted
+            ),
+            announced AS (
+                SELECT pg_notify({channel}, '[' || string_agg(key, ',') || ']')
+                FROM (
+                    SELECT key, sum(octet_length(key) + 1) OVER (ORDER BY n) / {notify_bytes}
+                        AS message
+                    FROM keys
+                ) AS numbered
+                GROUP BY message
+            )
+            SELECT inserted.* FROM inserted, (SELECT count(*) FROM announced) AS sent
+        """)
         .format(
             columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
             definitions=sql.SQL(", ").join(
@@ -161,6 +189,8 @@ def insert_statement(returning: sql.Composable) -> str:
                 for column in WRITE_COLUMNS
             ),
             returning=returning,
+            channel=sql.Literal(feed.CHANNEL),
+            notify_bytes=sql.Literal(NOTIFY_BYTES),
         )
         # Rendered once: a Composed is otherwise joined again on every execute.
         .as_string()
@@ -203,33 +233,31 @@ def stored_event(row: tuple[Any, ...], parameters: Any) -> Event:
 
 
 async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> list[Event]:
-    """Insert rows in one transaction and return each as stored, in order.
+    """Insert rows with one statement and return each as stored, in order.
 
-    All rows are committed or none is. A key (id, created_date) that already
+    `conn` is in autocommit, as the store's pools hand them out: the
+    statement commits all rows or none. A key (id, created_date) that already
     exists, or repeats within the batch, is stored once: the first copy wins
     and is what every retry gets back.
     """
     keys = [(row[0], row[CREATED_DATE]) for row in rows]
-    async with conn.transaction():
-        cur = await conn.execute(INSERT_ROWS, (rows_json(rows),))
-        inserted = {(id_, day): parameters for id_, day, parameters in await cur.fetchall()}
-        stored: dict[feed.Key, Event] = {}
-        for key, row in zip(keys, rows, strict=True):
-            if key in inserted and key not in stored:
-                stored[key] = stored_event(row, inserted[key])
-        missing = [key for key in dict.fromkeys(keys) if key not in stored]
-        if missing:
-            for event in await select_by_keys(conn, missing, EventFilter()):
-                stored[event.id, event.created_date] = event
-        await feed.notify(conn, list(inserted))
+    cur = await conn.execute(INSERT_ROWS, (rows_json(rows),))
+    inserted = {(id_, day): parameters for id_, day, parameters in await cur.fetchall()}
+    stored: dict[feed.Key, Event] = {}
+    for key, row in zip(keys, rows, strict=True):
+        if key in inserted and key not in stored:
+            stored[key] = stored_event(row, inserted[key])
+    missing = [key for key in dict.fromkeys(keys) if key not in stored]
+    if missing:
+        # Stored before (a retry): committed, so readable after our statement.
+        for event in await select_by_keys(conn, missing, EventFilter()):
+            stored[event.id, event.created_date] = event
     return [stored[key] for key in keys]
 
 
 async def insert_rows_keys(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     """`insert_rows` for a caller that knows its keys already: nothing is read back."""
-    async with conn.transaction():
-        cur = await conn.execute(INSERT_ROWS_KEYS, (rows_json(rows),))
-        await feed.notify(conn, await cur.fetchall())
+    await conn.execute(INSERT_ROWS_KEYS, (rows_json(rows),))
 
 
 # Bulk import: the same columns as INSERT_ROWS, sent as binary COPY. Each value

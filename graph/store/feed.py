@@ -1,6 +1,7 @@
 """The live tail: PostgreSQL LISTEN/NOTIFY fanned out to in-process subscribers.
 
-Every write notifies the channel with the keys it committed (delivered only on
+Every write notifies the channel with the keys it committed, as JSON
+`[[id, "YYYY-MM-DD"], ...]` (events.insert_statement; delivered only on
 commit, so subscribers never see a rolled-back event). Each process keeps one
 listening connection while it has subscribers; a subscriber gets batches of
 keys and reads the rows itself, through its own filter. Writes from every
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import date
 
 import psycopg
@@ -22,26 +23,10 @@ from psycopg import AsyncConnection
 log = logging.getLogger(__name__)
 
 CHANNEL = "audit_graph_events"
-# NOTIFY payloads must stay under 8000 bytes; a key is at most ~50 bytes of JSON.
-KEYS_PER_NOTIFY = 100
 SUBSCRIBER_BACKLOG = 1000
 RECONNECT_DELAY = 1.0
 
 Key = tuple[str, date]
-
-
-def notify_payloads(keys: Sequence[Key]) -> list[str]:
-    """JSON payloads of [[id, "YYYY-MM-DD"], ...], each small enough for NOTIFY."""
-    return [
-        json.dumps([[id_, day.isoformat()] for id_, day in keys[i : i + KEYS_PER_NOTIFY]])
-        for i in range(0, len(keys), KEYS_PER_NOTIFY)
-    ]
-
-
-async def notify(conn: AsyncConnection, keys: Sequence[Key]) -> None:
-    """Queue the notifications inside the caller's transaction."""
-    for payload in notify_payloads(keys):
-        await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
 
 def parse_payload(payload: str) -> list[Key]:
