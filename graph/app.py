@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import uuid
@@ -241,6 +242,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         await asyncio.to_thread(store.migrate)
         await store.open()
         store.start_maintenance(settings.maintenance_interval)
+        # What exists now (modules, the schema, the pools) lives as long as the
+        # process; frozen, it is not scanned again by every full collection of
+        # the cyclic GC. That was 7% of a logEvent's CPU (bench/README.md).
+        gc.freeze()
         log.info("audit-graph ready")
         try:
             yield
