@@ -12,7 +12,7 @@ import contextlib
 import gc
 import json
 import logging
-import uuid
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,7 +54,8 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        # Unique, not secret: the Mersenne Twister costs no system call per request.
+        request_id = incoming_request_id(scope) or f"{random.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Any) -> None:
@@ -166,8 +167,9 @@ class PreparedWritesFirst:
         answer = None
         if self.prepared.may_answer(body):
             try:
-                request = self.view.decode_json(body)
-            except json.JSONDecodeError:
+                # Text, not bytes: json.loads would first guess the encoding in Python.
+                request = self.view.decode_json(body.decode())
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 request = None
             answer = await self.prepared.answer(request, self.view.context_of(scope["state"]))
         if answer is None:

@@ -11,7 +11,7 @@ schema's own rules and limits, and taken only in the plainest shape: one
 mutation operation, one write field whose argument is the operation's one
 variable, and below it plain fields (no arguments, directives or fragments).
 A run coerces the variable with graphql-core's own `coerce_input_value`,
-converts it with strawberry's own `convert_arguments`, calls the same store
+converts it with strawberry's own `convert_argument`, calls the same store
 function the resolver calls (mutation.WRITES), completes the result with the
 schema's own field resolvers and scalar serializers, and reports an error the
 way the executor does (located at the field, coded and logged by errors.py).
@@ -56,7 +56,7 @@ from graphql import (
 )
 from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import validate_document
-from strawberry.types.arguments import StrawberryArgument, convert_arguments
+from strawberry.types.arguments import StrawberryArgument, convert_argument
 
 from graph.auth import RequireScope
 
@@ -84,7 +84,7 @@ class PreparedWrite:
     variable: str
     variable_type: GraphQLInputType
     argument: str
-    arguments: list[StrawberryArgument]
+    strawberry_argument: StrawberryArgument
     permissions: tuple[type[RequireScope], ...]
     write: Callable[..., Awaitable[Any]]
     field_node: FieldNode
@@ -104,14 +104,19 @@ class PreparedWrite:
         value = coerce_input_value(variables[self.variable], self.variable_type)
         if value is Undefined:
             return None
-        kwargs = convert_arguments(
-            {self.argument: value},
-            self.arguments,
+        # What strawberry's convert_arguments does for the one argument, whose
+        # name it would otherwise convert on every call.
+        converted = convert_argument(
+            value,
+            self.strawberry_argument.type,
             scalar_registry=self.schema.schema_converter.scalar_registry,
             config=self.schema.config,
+            path=(self.argument,),
         )
         try:
-            result = self.complete(await self.write(context.store, **kwargs))
+            result = self.complete(
+                await self.write(context.store, **{self.strawberry_argument.python_name: converted})
+            )
         except Exception as exc:
             # As the executor reports a resolver's error; the field is non-null,
             # so data is null.
@@ -193,6 +198,12 @@ def prepare(schema: AuditSchema, query: str) -> PreparedWrite:
         field_name=field_node.name.value, type_name="Mutation"
     )
     assert strawberry_field is not None
+    argument_name = argument_node.name.value
+    (strawberry_argument,) = (
+        argument
+        for argument in strawberry_field.arguments
+        if schema.config.name_converter.from_argument(argument) == argument_name
+    )
     extensions, permissions = strawberry_field.extensions, strawberry_field.permission_classes
     if not all(isinstance(extension, PermissionExtension) for extension in extensions):
         raise Unprepared
@@ -203,8 +214,8 @@ def prepare(schema: AuditSchema, query: str) -> PreparedWrite:
         operation_name=operation.name.value if operation.name else None,
         variable=variable,
         variable_type=variable_type,  # type: ignore[arg-type]
-        argument=argument_node.name.value,
-        arguments=strawberry_field.arguments,
+        argument=argument_name,
+        strawberry_argument=strawberry_argument,
         permissions=tuple(permissions),
         write=write,
         field_node=field_node,
