@@ -26,7 +26,7 @@ import pytest
 from graphql_client import app_client, assert_safe, data_of, post
 from live_server import ServerProcess
 
-from graph.store import Store
+from graph.store import NewEvent, Store
 
 # Far above the configured timeouts (2 s here), far below "hanging".
 ANSWER_BOUND = 30.0
@@ -202,3 +202,36 @@ async def test_pool_timeout_answers_instead_of_hanging(
             assert not holder.done()
         # The lock released: the held read completes normally.
         assert (await asyncio.wait_for(holder, ANSWER_BOUND)) == {"data": {"eventCount": 0}}
+
+
+# --- a backend the server ended: the pools replace it before use -----------------------------
+
+
+async def test_connections_the_server_ended_are_replaced_before_use(
+    schema_url: str, clock: Any, db: psycopg.Connection
+) -> None:
+    """Every pooled backend terminated (as a restart or an admin would): the next calls succeed."""
+    store = Store(schema_url, clock=clock, pool_min_size=2, pool_max_size=2)
+    store.migrate()
+    async with store:
+        await store.log(NewEvent(id="before", tool_name="t", success=True))
+        assert await store.count() == 1
+        pids = store_backends(db)
+        assert pids
+        for pid in pids:
+            db.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+        assert not set(store_backends(db)) & set(pids)
+
+        # No error reaches the caller: each pool finds its connections dead on checkout.
+        for n in range(4):
+            await store.log(NewEvent(id=f"after-{n}", tool_name="t", success=True))
+            assert await store.count() == n + 2
+
+
+def store_backends(db: psycopg.Connection) -> list[int]:
+    """Client backends on this database other than `db`'s own (the store's pools)."""
+    rows = db.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    ).fetchall()
+    return [pid for (pid,) in rows]
