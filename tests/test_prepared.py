@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from api_client import Api, serving
+from graphql import GraphQLList, GraphQLNonNull, Undefined, coerce_input_value
 from graphql_client import EVENT_FIELDS, app_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.schema import Context, schema
+from graph.schema.prepared import Declined, coercion
 from graph.store import Store
 
 LOG_EVENT = f"mutation($e: AuditEventInput!) {{ logEvent(input: $e) {{ {EVENT_FIELDS} }} }}"
@@ -271,3 +274,31 @@ async def test_a_read_token_gets_forbidden_and_nothing_is_written(
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert body["errors"][0]["path"] == ["logEvent"]
     assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (0,)
+
+
+# --- the specialised coercion agrees with graphql-core's -------------------------------------
+
+EVENT_INPUT = schema._schema.type_map["AuditEventInput"]
+EVENTS_INPUT = GraphQLNonNull(GraphQLList(GraphQLNonNull(EVENT_INPUT)))  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=events() | st.lists(events(), max_size=3) | st.none() | st.integers())
+def test_coercion_returns_what_coerce_input_value_returns_or_declines(value: Any) -> None:
+    for type_ in (GraphQLNonNull(EVENT_INPUT), EVENTS_INPUT):  # type: ignore[arg-type]
+        expected = coerce_input_value(value, type_)
+        try:
+            coerced = coercion(type_)(value)
+        except Declined:
+            continue
+        assert coerced is not Undefined
+        assert coerced == expected
+
+
+def test_coercion_takes_the_events_services_send() -> None:
+    sent = {"toolName": "t", "success": True, "timestamp": "2026-03-15T12:00:00+02:00",
+            "durationMs": 5, "parameters": {"q": [1, None]}, "id": "a", "userId": None}  # fmt: skip
+    coerced = coercion(EVENTS_INPUT)([sent, {"toolName": "u", "success": False}])
+    assert coerced == coerce_input_value([sent, {"toolName": "u", "success": False}], EVENTS_INPUT)
+    assert coerced[0]["timestamp"] == datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+    assert coerced[1]["transport"] == "stdio"  # the field's default, filled in
