@@ -1019,3 +1019,18 @@ async def test_concurrent_logs_of_one_key_all_answer_with_the_stored_event(store
     read = await store.get("same")
     assert read is not None and read.tool_name == "t0"
     assert answers == [read] * len(copies)
+
+
+async def test_a_write_whose_caller_went_away_is_still_committed(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """A dropped client cancels its wait, not its event: the batch it joined is written."""
+    callers = [asyncio.create_task(store.log(ev(id=f"gone-{n}"))) for n in range(5)]
+    await asyncio.sleep(0)  # each caller has submitted its event and waits
+    for caller in callers:
+        caller.cancel()
+    # One batch is written at a time, in order: this one commits after theirs.
+    await store.log(ev(id="after"))
+    stored = {id_ for (id_,) in db.execute("SELECT id FROM audit_logs").fetchall()}
+    assert stored == {f"gone-{n}" for n in range(5)} | {"after"}
+    assert all(caller.cancelled() for caller in callers)

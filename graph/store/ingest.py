@@ -48,9 +48,9 @@ class GroupCommit:
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         self._start_batches()
-        # The batch goes on if this caller goes away (a dropped client); the
-        # shield keeps its result from being set on a cancelled future.
-        return await asyncio.shield(future)
+        # A caller that goes away (a dropped client) cancels its future; the
+        # batch goes on, and `settle` skips a future that is done.
+        return await future
 
     async def drain(self) -> None:
         """Wait until every submitted row has been written (shutdown)."""

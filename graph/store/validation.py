@@ -72,6 +72,8 @@ def text_problem(value: str) -> str | None:
     """
     if "\x00" in value:
         return "must not contain the NUL character (\\u0000)."
+    if value.isascii():  # most text, and no surrogate can hide in it
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
