@@ -277,7 +277,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
-    # Added last, runs first: every response, a 401 included, carries the request id.
+    # The last added runs first: every response, a 401 included, carries the
+    # request id, and a prepared write is answered only for an authenticated caller.
     app.add_middleware(PreparedWritesFirst, view=graphql, prepared=schema.prepared_writes)
     app.add_middleware(TokenAuthMiddleware, tokens=tokens)
     app.add_middleware(RequestIdMiddleware)

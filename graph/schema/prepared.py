@@ -10,11 +10,13 @@ A document is prepared once per query text: parsed and validated with the
 schema's own rules and limits, and taken only in the plainest shape: one
 mutation operation, one write field whose argument is the operation's one
 variable, and below it plain fields (no arguments, directives or fragments).
-A run coerces the variable with graphql-core's own `coerce_input_value`,
-converts it with strawberry's own `convert_argument`, calls the same store
-function the resolver calls (mutation.WRITES), completes the result with the
-schema's own field resolvers and scalar serializers, and reports an error the
-way the executor does (located at the field, coded and logged by errors.py).
+A run coerces the variable as graphql-core's `coerce_input_value` does (a
+coercion built once per document from the same scalar parsers and defaults,
+which hands anything unusual to that function), converts it with strawberry's
+own `convert_argument`, calls the same store function the resolver calls
+(mutation.WRITES), completes the result with the schema's own field resolvers
+and scalar serializers, and reports an error the way the executor does
+(located at the field, coded and logged by errors.py).
 
 Whatever falls outside that (a variable that does not coerce, a caller
 without the field's scope, an operationName that names no operation) makes
@@ -294,6 +296,7 @@ def input_object_coercion(type_: GraphQLInputObjectType) -> Coerce:
             field.out_name or name,
             coercion(field.type),
             is_required_input_field(field),
+            # What graphql-core fills in for an omitted field (memoised there).
             coerce_default_value(field),
         )
         for name, field in type_.fields.items()

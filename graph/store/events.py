@@ -142,18 +142,22 @@ COLUMN_TYPES = {
 }  # fmt: skip
 
 
-# A write is one statement in autocommit, for any number of rows, so one
-# round trip: the rows travel as one JSON array of arrays (json.dumps encodes
-# them in C, where psycopg would dump 28 arrays value by value in Python, a
-# fifth of a logEvent's CPU; arrays, not objects, halve the bytes and the
-# time on both sides, bench/README.md), and the keys it inserted are
-# announced to live-tail subscribers (feed.py) by the same statement, so the
-# NOTIFY goes out exactly when the rows commit, never for a duplicate skipped.
-# A NOTIFY payload must stay under 8000 bytes: the keys are split into
-# messages of NOTIFY_BYTES plus at most one key (~200 bytes of JSON for a
-# 32-character id of escaped characters). The `notified` join makes PostgreSQL run
-# `announced`, which nothing else reads. The statement text never changes, so
-# its prepared plan is reused.
+# A write is one statement in autocommit, for any number of rows: one round
+# trip, all rows committed or none.
+#
+# The rows travel as one JSON array of arrays: json.dumps encodes them in C,
+# where psycopg would dump 28 array parameters value by value in Python (a
+# fifth of a logEvent's CPU), and arrays rather than objects halve the bytes
+# and the time on both sides (bench/README.md, "Write path").
+#
+# The same statement announces the keys it inserted to live-tail subscribers
+# (feed.py): the NOTIFY goes out exactly when the rows commit, and never for a
+# duplicate that was skipped. A payload must stay under 8000 bytes, so the
+# keys are cut into messages of NOTIFY_BYTES plus at most one key (~200 bytes
+# of JSON for a 32-character id of escaped characters). The `notified` join
+# is there to make PostgreSQL run `announced`, which nothing else reads.
+#
+# The statement text never changes, so its prepared plan is reused.
 NOTIFY_BYTES = 7000
 
 
