@@ -113,8 +113,13 @@ class AuditEventInput:
 
     def to_store(self) -> models.NewEvent:
         """An explicit null takes the field's default, like an omitted field."""
-        values = {name: given(getattr(self, name)) for name in NEW_EVENT_FIELDS}
-        return models.NewEvent(**{name: v for name, v in values.items() if v is not None})
+        return models.NewEvent(
+            **{
+                name: value
+                for name in NEW_EVENT_FIELDS
+                if given(value := getattr(self, name)) is not None
+            }
+        )
 
 
 def audit_event_input_from_graphql(
