@@ -967,6 +967,24 @@ async def test_awkward_values_are_stored_exactly(
     assert row == (AWKWARD_TEXT, AWKWARD_PARAMETERS, date(2026, 3, 15))
 
 
+async def test_log_many_partly_retried_batch_keeps_what_was_stored_first(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """A batch that repeats stored keys (and one of its own) stores only its new keys."""
+    await store.log_many([ev(id="b0", timestamp=at(15, 0)), ev(id="b1", tool_name="first")])
+    ids = await store.log_many(
+        [
+            ev(id="b1", tool_name="second"),
+            ev(id="b2", timestamp=at(15, 2)),
+            ev(id="b3", timestamp=at(15, 3), tool_name="first"),
+            ev(id="b3", timestamp=at(15, 4), tool_name="second"),
+        ]
+    )
+    assert ids == ["b1", "b2", "b3", "b3"]
+    rows = db.execute("SELECT id, tool_name FROM audit_logs ORDER BY id").fetchall()
+    assert rows == [("b0", "tool"), ("b1", "first"), ("b2", "tool"), ("b3", "first")]
+
+
 # --- log answers with the event exactly as a later read returns it ------------------------
 
 JSON_SCALARS = st.one_of(
@@ -1010,6 +1028,36 @@ async def test_log_answers_what_a_read_returns(
     assert json.dumps(logged.parameters) == json.dumps(read.parameters)
     assert logged.timestamp.isoformat() == read.timestamp.isoformat()
     assert logged.created_date == read.created_date
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    parameters=st.none() | JSON_DOCUMENTS,
+    text=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=20),
+    moment=st.datetimes(min_value=datetime(2026, 3, 10), max_value=datetime(2026, 3, 15, 11)),
+    offset_minutes=st.integers(-14 * 60, 14 * 60),
+)
+async def test_log_many_stores_what_log_stores(
+    store: Store,
+    parameters: dict[str, Any] | None,
+    text: str,
+    moment: datetime,
+    offset_minutes: int,
+) -> None:
+    """A batch of new events is copied, a single event inserted: the rows must not differ."""
+    timestamp = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    fields = dict(
+        timestamp=timestamp, parameters=parameters, user_id=text, error_message=text, persona="p"
+    )
+    single, batched = secrets.token_hex(8), secrets.token_hex(8)
+    await store.log(ev(id=single, **fields))
+    await store.log_many([ev(id=batched, **fields), ev(id=secrets.token_hex(8))])
+    one, other = await store.get(single), await store.get(batched)
+    assert one is not None and other is not None
+    assert dataclasses.replace(other, id=single) == one
+    assert json.dumps(other.parameters) == json.dumps(one.parameters)
 
 
 async def test_concurrent_logs_of_one_key_all_answer_with_the_stored_event(store: Store) -> None:

@@ -305,7 +305,7 @@ class Store:
             )
         rows = list(checked_rows(batch, self.now()))
         async with self._writing() as conn:
-            await events.insert_rows_keys(conn, rows)
+            await events.insert_new_rows(conn, rows)
         return [row[0] for row in rows]
 
     async def copy_events(self, batch: Iterable[NewEvent]) -> int:
