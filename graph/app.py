@@ -164,14 +164,7 @@ class PreparedWritesFirst:
             await self.app(scope, receive, send)
             return
         body = await Request(scope, receive).body()
-        answer = None
-        if self.prepared.may_answer(body):
-            try:
-                # Text, not bytes: json.loads would first guess the encoding in Python.
-                request = self.view.decode_json(body.decode())
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                request = None
-            answer = await self.prepared.answer(request, self.view.context_of(scope["state"]))
+        answer = await self.prepared.answer(body, self.view.context_of(scope["state"]))
         if answer is None:
             await self.app(scope, replay(body, receive), send)
             return

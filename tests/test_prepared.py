@@ -13,10 +13,12 @@ fields, text over its limit or with NUL, bad date-times, oversized batches).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 from api_client import Api, serving
@@ -24,9 +26,10 @@ from graphql import GraphQLList, GraphQLNonNull, Undefined, coerce_input_value
 from graphql_client import EVENT_FIELDS, app_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strawberry.types.arguments import convert_argument
 
 from graph.schema import Context, schema
-from graph.schema.prepared import Declined, coercion
+from graph.schema.prepared import Declined, PreparedWrite, coercion
 from graph.store import Store
 
 LOG_EVENT = f"mutation($e: AuditEventInput!) {{ logEvent(input: $e) {{ {EVENT_FIELDS} }} }}"
@@ -302,3 +305,66 @@ def test_coercion_takes_the_events_services_send() -> None:
     assert coerced == coerce_input_value([sent, {"toolName": "u", "success": False}], EVENTS_INPUT)
     assert coerced[0]["timestamp"] == datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
     assert coerced[1]["transport"] == "stdio"  # the field's default, filled in
+
+
+# --- the decoder agrees with coercion and conversion -----------------------------------------
+
+
+def generic_argument(prepared: PreparedWrite, variables: dict[str, Any]) -> Any:
+    """The write's argument the generic way: graphql-core's coercion, strawberry's conversion."""
+    value = coerce_input_value(variables[prepared.variable], prepared.variable_type)
+    if value is Undefined:
+        return Undefined
+    return convert_argument(
+        value,
+        prepared.strawberry_argument.type,
+        scalar_registry=schema.schema_converter.scalar_registry,
+        config=schema.config,
+        path=(prepared.argument,),
+    )
+
+
+def as_store(argument: Any) -> Any:
+    """What the write functions use of an argument: each input's store value."""
+    if isinstance(argument, list):
+        return [item.to_store() for item in argument]
+    return argument.to_store()
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=events() | st.lists(events(), max_size=3) | st.none() | st.integers())
+def test_decoder_gives_the_generic_argument_or_declines(value: Any) -> None:
+    for query, variable in ((LOG_EVENT, "e"), (LOG_EVENTS, "es")):
+        prepared = schema.prepared_writes.get(query)
+        assert prepared is not None and prepared.decode is not None
+        expected = generic_argument(prepared, {variable: value})
+        raw = msgspec.Raw(json.dumps({variable: value}).encode())
+        try:
+            decoded = prepared.decode(raw)
+        except (msgspec.MsgspecError, Declined):
+            continue
+        assert expected is not Undefined
+        assert as_store(decoded) == as_store(expected)
+
+
+def test_decoder_takes_the_events_services_send() -> None:
+    sent = [
+        {"toolName": "t", "success": True, "timestamp": "2026-03-15T12:00:00+02:00",
+         "durationMs": 5, "parameters": {"q": [1, None, 2.5]}, "id": "a", "userId": None},
+        {"toolName": "u", "success": False},
+    ]  # fmt: skip
+    prepared = schema.prepared_writes.get(LOG_EVENTS)
+    assert prepared is not None and prepared.decode is not None
+    decoded = as_store(prepared.decode(msgspec.Raw(json.dumps({"es": sent}).encode())))
+    assert decoded == as_store(generic_argument(prepared, {"es": sent}))
+    assert decoded[0].timestamp == datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+    assert decoded[0].user_id == ""  # null takes the field's default, as omitted
+    assert decoded[1].transport == "stdio"
+
+
+def test_decoder_declines_a_variable_spelled_otherwise() -> None:
+    prepared = schema.prepared_writes.get(LOG_EVENTS)
+    assert prepared is not None and prepared.decode is not None
+    for raw in (b'{"es": [], "more": 1}', b'{"other": []}', b"null", b'{"es": [{"toolName": 1}]}'):
+        with pytest.raises(msgspec.MsgspecError):
+            prepared.decode(msgspec.Raw(raw))
