@@ -23,6 +23,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.store import EventFilter, InvalidArgument, MetricsFilter, NewEvent, Store
+from graph.store.validation import (
+    COUNT_FIELDS,
+    COUNT_VALUES,
+    TEXT_LIMITS,
+    TEXT_VALUES,
+    check_fields,
+    plain_counts,
+    plain_texts,
+)
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the `clock` fixture's "now"
 MICROSECOND = timedelta(microseconds=1)
@@ -1082,3 +1091,29 @@ async def test_a_write_whose_caller_went_away_is_still_committed(
     stored = {id_ for (id_,) in db.execute("SELECT id FROM audit_logs").fetchall()}
     assert stored == {f"gone-{n}" for n in range(5)} | {"after"}
     assert all(caller.cancelled() for caller in callers)
+
+
+# --- the quick check of an event's columns lets through only what passes field by field -------
+
+TEXT_VALUE = st.none() | st.text(max_size=40) | st.text(alphabet="ab", min_size=99, max_size=257)
+COUNT_VALUE = st.integers(-2, 3) | st.sampled_from([2**31 - 1, 2**31, True, False, 1.0, "1"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    texts=st.fixed_dictionaries(
+        {name: TEXT_VALUE | st.sampled_from(["nul\x00", "\ud800", 7]) for name in TEXT_LIMITS}
+    ),
+    counts=st.fixed_dictionaries({name: COUNT_VALUE for name in COUNT_FIELDS}),
+)
+def test_quick_column_check_passes_only_what_check_fields_passes(
+    texts: dict[str, Any], counts: dict[str, Any]
+) -> None:
+    event = NewEvent(tool_name="t", success=True)
+    for name, value in {**texts, **counts}.items():
+        setattr(event, name, value)
+    if plain_texts(TEXT_VALUES(event)) and plain_counts(COUNT_VALUES(event)):
+        check_fields(event)  # raises InvalidArgument if the quick check let a bad value through
+    else:
+        with pytest.raises(InvalidArgument):
+            check_fields(event)
