@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import strawberry
@@ -79,6 +80,7 @@ def metrics_filter(value: MetricsFilter | None) -> models.MetricsFilter:
 
 
 NEW_EVENT_FIELDS = tuple(f.name for f in fields(models.NewEvent))
+NEW_EVENT_VALUES = attrgetter(*NEW_EVENT_FIELDS)
 
 
 @strawberry.input(description="One tool call to record; omitted fields take the defaults shown.")
@@ -116,8 +118,8 @@ class AuditEventInput:
         return models.NewEvent(
             **{
                 name: value
-                for name in NEW_EVENT_FIELDS
-                if given(value := getattr(self, name)) is not None
+                for name, value in zip(NEW_EVENT_FIELDS, NEW_EVENT_VALUES(self), strict=True)
+                if value is not None and value is not UNSET
             }
         )
 

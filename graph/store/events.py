@@ -13,6 +13,7 @@ import json
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 import psycopg
@@ -121,16 +122,20 @@ def redact(value: Any) -> Any:
 def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
     """The values `WRITE_COLUMNS` stores for a validated event."""
     timestamp = as_utc(event.timestamp) if event.timestamp is not None else now
-    values = {
-        "id": event.id or new_event_id(),
-        "timestamp": timestamp,
-        "created_date": timestamp.date(),
-        "parameters": None if event.parameters is None else Jsonb(redact(event.parameters)),
-        "event_kind": event.event_kind or default_event_kind(event.toolkit_kind),
-    }
-    return tuple(
-        values[column] if column in values else getattr(event, column) for column in WRITE_COLUMNS
-    )
+    row = list(EVENT_COLUMNS(event))
+    row[ID] = event.id or new_event_id()
+    row[TIMESTAMP] = timestamp
+    row[CREATED_DATE] = timestamp.date()
+    row[PARAMETERS] = None if event.parameters is None else Jsonb(redact(event.parameters))
+    row[EVENT_KIND] = event.event_kind or default_event_kind(event.toolkit_kind)
+    return tuple(row)
+
+
+ID, TIMESTAMP, CREATED_DATE, PARAMETERS, EVENT_KIND = map(
+    WRITE_COLUMNS.index, ("id", "timestamp", "created_date", "parameters", "event_kind")
+)
+# NewEvent's value of each column (created_date, which it has not, is set above).
+EVENT_COLUMNS = attrgetter(*("timestamp" if c == "created_date" else c for c in WRITE_COLUMNS))
 
 
 # PostgreSQL type of each written column, as `insert_rows` reads it from JSON
@@ -233,8 +238,6 @@ def json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a stored column type")
 
 
-CREATED_DATE = WRITE_COLUMNS.index("created_date")
-PARAMETERS = WRITE_COLUMNS.index("parameters")
 # Where each of Event's fields is in a row from `prepare_row`.
 EVENT_FROM_ROW = tuple(WRITE_COLUMNS.index(f.name) for f in dataclasses.fields(Event))
 
@@ -300,8 +303,8 @@ async def insert_new_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]
     try:
         async with conn.transaction():
             await copy_rows(conn, rows)
-            keys = [(row[0], row[CREATED_DATE]) for row in rows]
-            await conn.execute(ANNOUNCE_KEYS, (json.dumps(keys, default=date.isoformat),))
+            keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in rows]
+            await conn.execute(ANNOUNCE_KEYS, (json.dumps(keys),))
     except psycopg.errors.UniqueViolation:
         await insert_rows_keys(conn, rows)
 
