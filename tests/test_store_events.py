@@ -26,6 +26,7 @@ from graph.store import EventFilter, InvalidArgument, MetricsFilter, NewEvent, S
 from graph.store.validation import (
     COUNT_FIELDS,
     COUNT_VALUES,
+    JSON_ENCODER,
     TEXT_LIMITS,
     TEXT_VALUES,
     check_fields,
@@ -374,6 +375,17 @@ async def test_non_object_parameters_are_rejected(
 async def test_parameters_over_64_kib_are_rejected(store: Store, db: psycopg.Connection) -> None:
     with pytest.raises(InvalidArgument, match="64 KiB"):
         await store.log(ev(parameters={"blob": "x" * (64 * 1024)}))
+    assert row_count(db) == 0
+
+
+async def test_parameters_over_64_kib_only_as_json_spells_floats_are_rejected(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """1e+16 is 5 bytes as json writes it (msgspec writes 1e16): measured json's way."""
+    floats = {"f": [1e16] * 10_922}  # json: 8 + 6 * 10,922 - 1 = 65,539 bytes
+    assert len(json.dumps(floats, separators=(",", ":")).encode()) == 64 * 1024 + 3
+    with pytest.raises(InvalidArgument, match="65539 bytes"):
+        await store.log(ev(parameters=floats))
     assert row_count(db) == 0
 
 
@@ -1014,6 +1026,22 @@ JSON_DOCUMENTS = st.dictionaries(
     ),
     max_size=6,
 )
+
+
+JSON_DOCUMENTS_WITH_EXPONENTS = st.recursive(
+    JSON_SCALARS | st.sampled_from([1e16, 1.5e-7, 1e-300, -2.5e22, 1e100]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=JSON_DOCUMENTS_WITH_EXPONENTS)
+def test_json_writes_parameters_at_most_a_third_longer_than_msgspec(document: Any) -> None:
+    """What check_parameters relies on to measure with msgspec first."""
+    python = len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+    fast = len(JSON_ENCODER.encode(document))
+    assert fast <= python <= fast * 4 / 3
 
 
 @settings(

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from . import feed
 from .errors import InvalidArgument
 from .models import DistinctColumn, Event, EventFilter, NewEvent, SortField, SortOrder
-from .validation import as_utc, is_storable_text
+from .validation import JSON_ENCODER, as_utc, is_storable_text
 
 REDACTED = "[REDACTED]"
 SENSITIVE_KEYS = frozenset(
@@ -122,11 +122,14 @@ def redact(value: Any) -> Any:
 def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
     """The values `WRITE_COLUMNS` stores for a validated event."""
     timestamp = as_utc(event.timestamp) if event.timestamp is not None else now
-    row = list(EVENT_COLUMNS(event))
+    row = list(EVENT_COLUMNS(event))  # parameters: None when there are none
     row[ID] = event.id or new_event_id()
     row[TIMESTAMP] = timestamp
     row[CREATED_DATE] = timestamp.date()
-    row[PARAMETERS] = None if event.parameters is None else Jsonb(redact(event.parameters))
+    if event.parameters is not None:
+        # msgspec writes the same JSON as json.dumps, floats' exponents aside,
+        # which jsonb reads as the same number; ~10x faster for COPY.
+        row[PARAMETERS] = Jsonb(redact(event.parameters), dumps=JSON_ENCODER.encode)
     row[EVENT_KIND] = event.event_kind or default_event_kind(event.toolkit_kind)
     return tuple(row)
 

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+import msgspec
+
 from .errors import InvalidArgument
 from .models import NewEvent, Resolution, Window
 
@@ -216,16 +218,20 @@ def check_parameters(parameters: Any) -> None:
         )
     for key, value in walk_json(parameters):
         check_text("a parameters key" if key else "a parameters value", value)
-    size = len(COMPACT_JSON.encode(parameters).encode())
-    if size > MAX_PARAMETERS_BYTES:
-        raise InvalidArgument(
-            f"parameters are {size} bytes as JSON; the most allowed is {MAX_PARAMETERS_BYTES} "
-            "(64 KiB). Drop or truncate large values."
-        )
+    # msgspec writes the JSON json.dumps writes, but for floats in exponent
+    # notation, which json spells one byte longer at most ("1e+16", "1e-07");
+    # a float takes 3 bytes or more, so what msgspec writes in 3/4 of the limit
+    # fits, 10x faster to find out. json measures anything longer exactly.
+    if len(JSON_ENCODER.encode(parameters)) > MAX_PARAMETERS_BYTES * 3 // 4:
+        size = len(COMPACT_JSON.encode(parameters).encode())
+        if size > MAX_PARAMETERS_BYTES:
+            raise InvalidArgument(
+                f"parameters are {size} bytes as JSON; the most allowed is "
+                f"{MAX_PARAMETERS_BYTES} (64 KiB). Drop or truncate large values."
+            )
 
 
-# The size a parameters document is measured in; made once, as json.dumps with
-# options would make a new encoder on every call.
+JSON_ENCODER = msgspec.json.Encoder()
 COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
