@@ -1006,6 +1006,18 @@ async def test_log_many_partly_retried_batch_keeps_what_was_stored_first(
     assert rows == [("b0", "tool"), ("b1", "first"), ("b2", "tool"), ("b3", "first")]
 
 
+async def test_log_many_with_a_stored_key_and_a_bad_event_stores_nothing_new(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """The COPY fails on the stored key; checking the rest still finds the bad event."""
+    await store.log_many([ev(id="kept", timestamp=at(15, 1))])
+    batch = [ev(id="kept", timestamp=at(15, 1))] + [ev(id=f"n{n}") for n in range(300)]
+    batch.append(ev(id="bad", persona="p" * 101))
+    with pytest.raises(InvalidArgument, match="event 301: persona"):
+        await store.log_many(batch)
+    assert db.execute("SELECT id FROM audit_logs").fetchall() == [("kept",)]
+
+
 # --- log answers with the event exactly as a later read returns it ------------------------
 
 JSON_SCALARS = st.one_of(

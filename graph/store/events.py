@@ -11,13 +11,14 @@ import binascii
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection, sql
+from psycopg.copy import AsyncLibpqWriter
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -294,7 +295,9 @@ ANNOUNCE_KEYS = (
 )
 
 
-async def insert_new_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+async def insert_new_rows(
+    conn: AsyncConnection, rows: Iterable[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
     """`insert_rows_keys` for rows whose keys are most likely new, at the speed of COPY.
 
     A batch of new events (the usual case: a retry is rare) is copied, and its
@@ -302,27 +305,50 @@ async def insert_new_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]
     the batch, makes the COPY fail; nothing of it is kept and the rows go
     through `insert_rows_keys`, which skips the duplicates. COPY took a third
     of INSERT ... ON CONFLICT's time for 1000 rows (bench/README.md, "Write path").
+
+    The rows are copied as `rows` yields them, in text format: PostgreSQL
+    stores each 64 kB of text as it arrives, while the caller checks and
+    prepares the next rows (binary COPY stores nothing before its 1000th row).
+    An exception from `rows` aborts the COPY and the transaction: nothing is
+    stored. Returns the rows.
     """
+    pending = iter(rows)
+    sent: list[tuple[Any, ...]] = []
+
+    def sending() -> Iterator[tuple[Any, ...]]:
+        for row in pending:
+            sent.append(row)
+            yield row
+
     try:
         async with conn.transaction():
-            await copy_rows(conn, rows)
-            keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in rows]
+            await copy_rows(conn, sending(), binary=False)
+            keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in sent]
             await conn.execute(ANNOUNCE_KEYS, (json.dumps(keys),))
     except psycopg.errors.UniqueViolation:
-        await insert_rows_keys(conn, rows)
+        sent.extend(pending)
+        await insert_rows_keys(conn, sent)
+    return sent
 
 
-# Bulk import: the same columns as INSERT_ROWS, sent as binary COPY. Each value
-# travels in PostgreSQL's own wire format, so the server parses no text; it
-# measured faster than text COPY (see `copy_rows`).
+# The same columns as INSERT_ROWS, sent by COPY. In binary format each value
+# travels in PostgreSQL's own wire format and the server parses no text, the
+# faster for a bulk import (see `copy_rows`); text lets it store rows while
+# more arrive (`insert_new_rows`).
+COPY_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS))
 COPY_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN (FORMAT BINARY)").format(
-    columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
+    columns=COPY_COLUMNS
 )
+COPY_TEXT_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN").format(columns=COPY_COLUMNS)
 # Binary COPY needs each column's type up front; varchar shares text's wire format.
 COPY_TYPES = [COLUMN_TYPES.get(column, "text") for column in WRITE_COLUMNS]
+# What psycopg sends of a COPY before waiting for the socket (its default is 1 MiB).
+COPY_FLUSH_BYTES = 64 * 1024
 
 
-async def copy_rows(conn: AsyncConnection, rows: Iterable[tuple[Any, ...]]) -> int:
+async def copy_rows(
+    conn: AsyncConnection, rows: Iterable[tuple[Any, ...]], binary: bool = True
+) -> int:
     """COPY rows (from `prepare_row`) into audit_logs; return how many were sent.
 
     For bulk imports such as `seed`: several times the throughput of INSERT,
@@ -333,11 +359,14 @@ async def copy_rows(conn: AsyncConnection, rows: Iterable[tuple[Any, ...]]) -> i
     produces the next ones, and an exception from `rows` aborts the COPY.
     """
     count = 0
-    async with conn.cursor() as cur, cur.copy(COPY_ROWS) as copy:
-        copy.set_types(COPY_TYPES)
-        for row in rows:
-            await copy.write_row(row)
-            count += 1
+    async with conn.cursor() as cur:
+        writer = AsyncLibpqWriter(cur, flush_threshold=COPY_FLUSH_BYTES)
+        async with cur.copy(COPY_ROWS if binary else COPY_TEXT_ROWS, writer=writer) as copy:
+            if binary:
+                copy.set_types(COPY_TYPES)
+            for row in rows:
+                await copy.write_row(row)
+                count += 1
     return count
 
 

@@ -303,9 +303,9 @@ class Store:
                 f"the batch holds {len(batch)} events; the most one call takes is {MAX_BATCH}. "
                 "Split it into several calls."
             )
-        rows = list(checked_rows(batch, self.now()))
         async with self._writing() as conn:
-            await events.insert_new_rows(conn, rows)
+            # Each event is checked as the COPY streams; a bad one aborts it.
+            rows = await events.insert_new_rows(conn, checked_rows(batch, self.now()))
         return [row[0] for row in rows]
 
     async def copy_events(self, batch: Iterable[NewEvent]) -> int:
