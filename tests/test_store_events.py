@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import re
@@ -25,13 +26,12 @@ from hypothesis import strategies as st
 from graph.store import EventFilter, InvalidArgument, MetricsFilter, NewEvent, Store
 from graph.store.validation import (
     COUNT_FIELDS,
-    COUNT_VALUES,
     JSON_ENCODER,
     TEXT_LIMITS,
-    TEXT_VALUES,
     check_fields,
-    plain_counts,
-    plain_texts,
+    check_parameters,
+    plain_columns,
+    plain_parameters,
 )
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the `clock` fixture's "now"
@@ -1133,7 +1133,7 @@ async def test_a_write_whose_caller_went_away_is_still_committed(
     assert all(caller.cancelled() for caller in callers)
 
 
-# --- the quick check of an event's columns lets through only what passes field by field -------
+# --- the quick checks of an event let through only what passes field by field ---------------
 
 TEXT_VALUE = st.none() | st.text(max_size=40) | st.text(alphabet="ab", min_size=99, max_size=257)
 COUNT_VALUE = st.integers(-2, 3) | st.sampled_from([2**31 - 1, 2**31, True, False, 1.0, "1"])
@@ -1152,8 +1152,55 @@ def test_quick_column_check_passes_only_what_check_fields_passes(
     event = NewEvent(tool_name="t", success=True)
     for name, value in {**texts, **counts}.items():
         setattr(event, name, value)
-    if plain_texts(TEXT_VALUES(event)) and plain_counts(COUNT_VALUES(event)):
+    if plain_columns(event):
         check_fields(event)  # raises InvalidArgument if the quick check let a bad value through
+
+
+def test_quick_column_check_takes_the_usual_events() -> None:
+    assert plain_columns(ev(id="a", user_id="ü" * 255, error_message="x" * 10_000, duration_ms=5))
+    assert plain_columns(ev(persona="p" * 100, content_blocks=2**31 - 1))
+    assert not plain_columns(ev(persona="p" * 101))
+    assert not plain_columns(ev(user_id="nul\x00"))
+    assert not plain_columns(ev(duration_ms=True))
+
+
+ODD_SCALARS = st.sampled_from(
+    [float("nan"), float("inf"), "nul\x00", "\ud800", "\\u0000", 2**70, (1, 2), b"x", None]
+)
+PARAMETER_VALUES = st.recursive(
+    JSON_SCALARS | ODD_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(JSON_KEYS | st.sampled_from([0, 1.5, None, True]), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    document: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth):
+        document = {"d": document}
+    return document
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    parameters=PARAMETER_VALUES
+    | st.dictionaries(JSON_KEYS, PARAMETER_VALUES, max_size=4)
+    | st.sampled_from([nested(63), nested(64), nested(65), {"big": "x" * 70_000}])
+)
+def test_quick_parameters_check_passes_only_what_check_parameters_passes(parameters: Any) -> None:
+    if plain_parameters(parameters):
+        check_parameters(parameters)  # raises if the quick check let a bad document through
     else:
-        with pytest.raises(InvalidArgument):
-            check_fields(event)
+        with contextlib.suppress(InvalidArgument):
+            check_parameters(parameters)
+
+
+def test_quick_parameters_check_takes_the_usual_documents() -> None:
+    assert plain_parameters({"query": "orders by région", "limit": 10, "nested": [1.5, None, {}]})
+    assert plain_parameters(nested(63))
+    assert not plain_parameters(nested(64))  # its leaf is 65 levels deep
+    assert not plain_parameters({"list": [[]] * 64})  # 65 brackets, 2 levels: left to
+    check_parameters({"list": [[]] * 64})  # check_parameters, which passes it

@@ -7,7 +7,7 @@ Fields default to UNSET so the SDL shows them exactly as the contract does
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -79,8 +79,12 @@ def metrics_filter(value: MetricsFilter | None) -> models.MetricsFilter:
     return value.to_store() if value else models.MetricsFilter()
 
 
-NEW_EVENT_FIELDS = tuple(f.name for f in fields(models.NewEvent))
-NEW_EVENT_VALUES = attrgetter(*NEW_EVENT_FIELDS)
+# NewEvent's fields in order, and the default of each (None for the two the
+# schema makes non-null, tool_name and success).
+NEW_EVENT_VALUES = attrgetter(*(f.name for f in fields(models.NewEvent)))
+NEW_EVENT_DEFAULTS = tuple(
+    None if f.default is MISSING else f.default for f in fields(models.NewEvent)
+)
 
 
 @strawberry.input(description="One tool call to record; omitted fields take the defaults shown.")
@@ -116,11 +120,10 @@ class AuditEventInput:
     def to_store(self) -> models.NewEvent:
         """An explicit null takes the field's default, like an omitted field."""
         return models.NewEvent(
-            **{
-                name: value
-                for name, value in zip(NEW_EVENT_FIELDS, NEW_EVENT_VALUES(self), strict=True)
-                if value is not None and value is not UNSET
-            }
+            *[
+                default if value is None or value is UNSET else value
+                for value, default in zip(NEW_EVENT_VALUES(self), NEW_EVENT_DEFAULTS, strict=True)
+            ]
         )
 
 

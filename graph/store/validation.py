@@ -7,14 +7,13 @@ caller can act on and nothing is half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import operator
-import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -159,37 +158,61 @@ def resolve_retention(days: int) -> int:
 
 
 def check_event(event: NewEvent) -> None:
-    """Reject anything the table could not store faithfully, field by field."""
-    if not (plain_texts(TEXT_VALUES(event)) and plain_counts(COUNT_VALUES(event))):
+    """Reject anything the table could not store faithfully, naming the first problem.
+
+    The usual event passes a few checks done in C (`plain_columns`,
+    `plain_parameters`: 5.4 -> ~3 us an event); one that does not is checked
+    field by field, which finds what is wrong.
+    """
+    if not plain_columns(event):
         check_fields(event)
-    if event.parameters is not None:
+    if event.parameters is not None and not plain_parameters(event.parameters):
         check_parameters(event.parameters)
 
 
-TEXT_VALUES = attrgetter(*TEXT_LIMITS)
-COUNT_VALUES = attrgetter(*COUNT_FIELDS)
-# A limit for every text column, None (no limit) as one no text reaches.
-TEXT_MAXIMA = tuple(sys.maxsize if limit is None else limit for limit in TEXT_LIMITS.values())
-
-
-def plain_texts(values: tuple[Any, ...]) -> bool:
-    """Whether the texts are all storable and within their limits, in a few passes in C.
-
-    The usual event passes; for any other `check_fields` finds what is wrong.
-    """
+def plain_columns(event: NewEvent) -> bool:
+    """Whether every text and count column passes `check_fields`, found out in C."""
     try:
-        joined = "".join([value for value in values if value is not None])
-    except TypeError:  # not a str
+        msgspec.convert(event, CHECKED_COLUMNS, from_attributes=True)
+    except msgspec.ValidationError:
         return False
-    if text_problem(joined) is not None:
-        return False
-    lengths = [0 if value is None else len(value) for value in values]
-    return all(map(operator.le, lengths, TEXT_MAXIMA))
+    return text_problem("".join([text for text in TEXT_VALUES(event) if text is not None])) is None
 
 
-def plain_counts(values: tuple[Any, ...]) -> bool:
-    """Whether the counts are all ints (not bools) from 0 to INT4_MAX."""
-    return set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= INT4_MAX
+def plain_parameters(parameters: Any) -> bool:
+    """Whether `parameters` pass `check_parameters`, found out in C for the usual document.
+
+    What msgspec writes (see check_parameters on its length) and reads back
+    equal to the document has string keys and no NaN or infinity (written as
+    null); it cannot nest deeper than its brackets, and a NUL would be
+    escaped as \\u0000. Anything else is left to `check_parameters`.
+    """
+    if type(parameters) is not dict:
+        return False
+    try:
+        text = JSON_ENCODER.encode(parameters)
+        return (
+            len(text) <= MAX_PARAMETERS_BYTES * 3 // 4
+            and text.count(b"[") + text.count(b"{") <= MAX_PARAMETERS_DEPTH
+            and b"\\u0000" not in text
+            and JSON_DECODER.decode(text) == parameters
+        )
+    except (msgspec.MsgspecError, TypeError, ValueError):  # ValueError: a lone surrogate
+        return False
+
+
+TEXT_VALUES = attrgetter(*TEXT_LIMITS)
+NEW_EVENT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(NewEvent)}
+# The text and count columns as msgspec checks them: types, lengths, ranges.
+CHECKED_COLUMNS = msgspec.defstruct(
+    "CheckedColumns",
+    [
+        (name, text_type if NEW_EVENT_DEFAULTS[name] is not None else text_type | None)
+        for name, limit in TEXT_LIMITS.items()
+        for text_type in [str if limit is None else Annotated[str, msgspec.Meta(max_length=limit)]]
+    ]
+    + [(name, Annotated[int, msgspec.Meta(ge=0, le=INT4_MAX)]) for name in COUNT_FIELDS],
+)
 
 
 def check_fields(event: NewEvent) -> None:
@@ -232,6 +255,7 @@ def check_parameters(parameters: Any) -> None:
 
 
 JSON_ENCODER = msgspec.json.Encoder()
+JSON_DECODER = msgspec.json.Decoder()
 COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
