@@ -340,7 +340,7 @@ COPY_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN (FORMAT BINARY)").fo
     columns=COPY_COLUMNS
 )
 COPY_TEXT_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN").format(columns=COPY_COLUMNS)
-# Binary COPY needs each column's type up front; varchar shares text's wire format.
+# Each column's type, for COPY's dumpers (binary COPY needs them); varchar is sent as text.
 COPY_TYPES = [COLUMN_TYPES.get(column, "text") for column in WRITE_COLUMNS]
 # What psycopg sends of a COPY before waiting for the socket (its default is 1 MiB).
 COPY_FLUSH_BYTES = 64 * 1024
@@ -362,8 +362,7 @@ async def copy_rows(
     async with conn.cursor() as cur:
         writer = AsyncLibpqWriter(cur, flush_threshold=COPY_FLUSH_BYTES)
         async with cur.copy(COPY_ROWS if binary else COPY_TEXT_ROWS, writer=writer) as copy:
-            if binary:
-                copy.set_types(COPY_TYPES)
+            copy.set_types(COPY_TYPES)  # dumpers chosen once, not per value
             for row in rows:
                 await copy.write_row(row)
                 count += 1
