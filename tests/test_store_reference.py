@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 import reference
@@ -262,7 +263,7 @@ def generate(rng: random.Random, count: int) -> tuple[list[NewEvent], list[dict[
 
 
 def expected_row(event: NewEvent, derived: dict[str, Any], event_id: str) -> dict[str, Any]:
-    row = {field.name: getattr(event, field.name) for field in dataclasses.fields(NewEvent)}
+    row = {field.name: getattr(event, field.name) for field in msgspec.structs.fields(NewEvent)}
     row.update(derived)
     row["id"] = event_id
     return row

@@ -7,11 +7,11 @@ Fields default to UNSET so the SDL shows them exactly as the contract does
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
@@ -81,9 +81,10 @@ def metrics_filter(value: MetricsFilter | None) -> models.MetricsFilter:
 
 # NewEvent's fields in order, and the default of each (None for the two the
 # schema makes non-null, tool_name and success).
-NEW_EVENT_VALUES = attrgetter(*(f.name for f in fields(models.NewEvent)))
+NEW_EVENT_VALUES = attrgetter(*models.NewEvent.__struct_fields__)
 NEW_EVENT_DEFAULTS = tuple(
-    None if f.default is MISSING else f.default for f in fields(models.NewEvent)
+    None if f.default is msgspec.NODEFAULT else f.default
+    for f in msgspec.structs.fields(models.NewEvent)
 )
 
 

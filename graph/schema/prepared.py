@@ -33,11 +33,10 @@ every operation must be mirrored here or this path turned off for it.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import msgspec
 from graphql import (
@@ -359,7 +358,6 @@ def input_object_coercion(type_: GraphQLInputObjectType) -> Coerce:
 
 Decode = Callable[[msgspec.Raw], Any]
 
-OMITTED = object()
 INT32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 # GraphQL's own scalars, as msgspec takes exactly what graphql-core's parse_value
 # takes; anything else (an int for ID, an integral float for Int) fails to
@@ -371,11 +369,12 @@ def decoder(schema: AuditSchema, variable: str, type_: GraphQLInputType) -> Deco
     """A function from the JSON of a request's variables to the write's argument, or None.
 
     For a variable of a non-null input object or a non-null list of them, whose
-    fields are scalars: msgspec decodes the JSON straight into objects holding
-    what strawberry's conversion would give (a Struct per input type with the
-    input class's attribute names and methods, all a write function uses),
-    with the same defaults and the same checks as graphql-core's coercion.
-    Custom scalars are decoded as JSON and parsed by their own parse_value.
+    fields are scalars: msgspec decodes the JSON straight into the values the
+    write function would get from strawberry's conversion, with the same
+    checks as graphql-core's coercion: for an input that converts to a store
+    value by renaming, that store value (`input_struct`), which is all a write
+    function uses of it. Custom scalars are decoded as JSON and parsed by
+    their own parse_value.
     Whatever it does not take raises msgspec's error or Declined, and the
     request is coerced the generic way, which also reports the error;
     tests/test_prepared.py checks that both ways give the same argument. For
@@ -412,59 +411,69 @@ def decoded_type(schema: AuditSchema, type_: GraphQLInputType) -> tuple[Any, Cal
 def input_struct(
     schema: AuditSchema, type_: GraphQLInputObjectType
 ) -> tuple[type[msgspec.Struct], Callable[[Any], Any]]:
+    """The store value of an input type, as msgspec decodes it from the input's JSON.
+
+    For an input class whose `to_store` renames it into a msgspec Struct with
+    the same field names (AuditEventInput -> NewEvent), an omitted or null
+    field taking the store's default: the decoded object is that store value
+    already (its `to_store` returns it), one conversion fewer per event. A
+    null where the store's default is not None declines (msgspec cannot turn
+    it into the default), and so does anything else to_store would convert.
+    """
     definition = schema.get_type_by_name(type_.name)
-    if definition is None:
+    to_store = getattr(definition, "origin", None) and getattr(definition.origin, "to_store", None)
+    store_type = get_type_hints(to_store).get("return") if to_store else None
+    if not (isinstance(store_type, type) and issubclass(store_type, msgspec.Struct)):
+        raise Unprepared
+    store_fields = {field.name: field for field in msgspec.structs.fields(store_type)}
+    if {field.python_name for field in definition.fields} != store_fields.keys():
         raise Unprepared
     fields: list[tuple[str, Any, Any]] = []
     names: dict[str, str] = {}
-    custom: list[tuple[str, Callable[[Any], Any], Any]] = []
+    custom: list[tuple[str, Callable[[Any], Any]]] = []
     for strawberry_field in definition.fields:
         name = schema.config.name_converter.get_graphql_name(strawberry_field)
         graphql_field = type_.fields[name]
-        field_type = graphql_field.type
-        nullable = not isinstance(field_type, GraphQLNonNull)
-        scalar = field_type if nullable else field_type.of_type
+        nullable = not isinstance(graphql_field.type, GraphQLNonNull)
+        scalar = graphql_field.type if nullable else graphql_field.type.of_type
         if not isinstance(scalar, GraphQLScalarType):
             raise Unprepared
         python_name = strawberry_field.python_name
         names[python_name] = name
-        # What graphql-core fills in for an omitted field, else the class's default.
-        default = coerce_default_value(graphql_field)
-        if default is Undefined:
-            default = strawberry_field.default
-        if is_required_input_field(graphql_field):
-            default = msgspec.NODEFAULT
+        store_default = store_fields[python_name].default
+        graphql_default = coerce_default_value(graphql_field)
         python_type = BUILT_IN_SCALARS.get(scalar.name)
         if python_type is None:
-            # Decoded as any JSON, then parsed; OMITTED tells a value sent from none.
-            python_type = Any
-            custom.append((python_name, scalar.parse_value, default))
-            default = msgspec.NODEFAULT if default is msgspec.NODEFAULT else OMITTED
-        if nullable:
-            python_type = python_type | None
+            if graphql_default is not Undefined:  # parsed already: not to be parsed again
+                raise Unprepared
+            python_type = Any  # any JSON, parsed after decoding
+            custom.append((python_name, scalar.parse_value))
+        if is_required_input_field(graphql_field):
+            default = msgspec.NODEFAULT
+        elif store_default is msgspec.NODEFAULT:
+            raise Unprepared
+        else:
+            given = graphql_default is not Undefined and graphql_default is not None
+            default = graphql_default if given else store_default
+            if store_default is None:
+                python_type = python_type | None
         fields.append((python_name, python_type, default))
-    methods = {
-        name: value
-        for name, value in vars(definition.origin).items()
-        if inspect.isfunction(value) and not name.startswith("__")
-    }
     struct = msgspec.defstruct(
         type_.name,
         fields,
+        bases=(store_type,),
         kw_only=True,
         rename=names,
         forbid_unknown_fields=True,
-        namespace=methods,
+        namespace={"to_store": lambda self: self},  # decoded, it is the store value
     )
 
     def parse(value: Any) -> Any:
         # A custom scalar's value, null aside, through its own parse_value; what
         # it raises, graphql-core reports as a coercion error.
-        for name, parse_value, default in custom:
+        for name, parse_value in custom:
             given = getattr(value, name)
-            if given is OMITTED:
-                setattr(value, name, default)
-            elif given is not None:
+            if given is not None:
                 try:
                     setattr(value, name, parse_value(given))
                 except Exception:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 
 class SortField(enum.Enum):
     """Columns `query` may sort by; the value is the column name."""
@@ -60,9 +62,12 @@ class DistinctColumn(enum.Enum):
     EVENT_KIND = "event_kind"
 
 
-@dataclass(slots=True)
-class NewEvent:
-    """An event as a caller submits it; `log` fills in what is missing."""
+class NewEvent(msgspec.Struct):
+    """An event as a caller submits it; `log` fills in what is missing.
+
+    A msgspec Struct, so a write request can be decoded straight into one
+    (schema/prepared.py); like a dataclass, it does not check its values.
+    """
 
     tool_name: str
     success: bool

@@ -7,7 +7,6 @@ caller can act on and nothing is half-written.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Iterable
@@ -202,7 +201,7 @@ def plain_parameters(parameters: Any) -> bool:
 
 
 TEXT_VALUES = attrgetter(*TEXT_LIMITS)
-NEW_EVENT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(NewEvent)}
+NEW_EVENT_DEFAULTS = {f.name: f.default for f in msgspec.structs.fields(NewEvent)}
 # The text and count columns as msgspec checks them: types, lengths, ranges.
 CHECKED_COLUMNS = msgspec.defstruct(
     "CheckedColumns",
