@@ -10,10 +10,14 @@ A document is prepared once per query text: parsed and validated with the
 schema's own rules and limits, and taken only in the plainest shape: one
 mutation operation, one write field whose argument is the operation's one
 variable, and below it plain fields (no arguments, directives or fragments).
-A run coerces the variable as graphql-core's `coerce_input_value` does (a
-coercion built once per document from the same scalar parsers and defaults,
-which hands anything unusual to that function), converts it with strawberry's
-own `convert_argument`, calls the same store function the resolver calls
+A run gets the write's argument from the request body in one of two ways.
+The usual request is decoded by msgspec straight into the argument's values
+(`decoder`: the store's NewEvents for logEvent(s), checked as graphql-core
+checks a variable). Any other is decoded as JSON, its variable coerced as
+graphql-core's `coerce_input_value` does (a coercion built once per document
+from the same scalar parsers and defaults, which hands anything unusual to
+that function) and converted with strawberry's own `convert_argument`. Either
+way it calls the same store function the resolver calls
 (mutation.WRITES), completes the result with the schema's own field resolvers
 and scalar serializers, and reports an error the way the executor does
 (located at the field, coded and logged by errors.py).
