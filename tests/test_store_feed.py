@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from graph.store import Event, EventFilter, NewEvent, Store
+from graph.store.events import notify_messages
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the `clock` fixture's "now"
 WAIT = 20.0
@@ -89,3 +91,11 @@ async def test_a_full_batch_of_the_longest_ids_is_announced(store: Store, charac
         await store.log_many([ev(event_id) for event_id in ids])
         seen = await take(events, len(ids))
     assert sorted(event.id for event in seen) == sorted(ids)
+
+
+@pytest.mark.parametrize("character", ["a", "\x01", '"', "\U0001f600"])
+def test_notify_messages_hold_every_key_in_order_under_the_payload_limit(character: str) -> None:
+    keys = [(f"{n:04d}" + character * 28, "2026-03-15") for n in range(1000)]
+    messages = notify_messages(keys)
+    assert all(len(message.encode()) < 8000 for message in messages)
+    assert [tuple(key) for message in messages for key in json.loads(message)] == keys

@@ -180,20 +180,6 @@ def json_element(index: int) -> sql.Composable:
     return sql.SQL("(sent ->> {})::{}").format(index, sql.SQL(type_))
 
 
-# Announces the keys of the `keys` CTE (key: a JSON [id, day] as text, n: its
-# position), cut into messages of NOTIFY_BYTES plus at most one key.
-ANNOUNCED = sql.SQL("""
-    announced AS (
-        SELECT pg_notify({channel}, '[' || string_agg(key, ',') || ']')
-        FROM (
-            SELECT key, sum(octet_length(key) + 1) OVER (ORDER BY n) / {notify_bytes} AS message
-            FROM keys
-        ) AS numbered
-        GROUP BY message
-    )
-""").format(channel=sql.Literal(feed.CHANNEL), notify_bytes=sql.Literal(NOTIFY_BYTES))
-
-
 def insert_statement(returning: sql.Composable) -> str:
     return (
         sql.SQL("""
@@ -208,14 +194,23 @@ def insert_statement(returning: sql.Composable) -> str:
                        row_number() OVER () AS n
                 FROM inserted
             ),
-            {announced}
+            announced AS (
+                SELECT pg_notify({channel}, '[' || string_agg(key, ',') || ']')
+                FROM (
+                    SELECT key, sum(octet_length(key) + 1) OVER (ORDER BY n) / {notify_bytes}
+                        AS message
+                    FROM keys
+                ) AS numbered
+                GROUP BY message
+            )
             SELECT inserted.* FROM inserted, (SELECT count(*) FROM announced) AS notified
         """)
         .format(
             columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
             values=sql.SQL(", ").join(map(json_element, range(len(WRITE_COLUMNS)))),
             returning=returning,
-            announced=ANNOUNCED,
+            channel=sql.Literal(feed.CHANNEL),
+            notify_bytes=sql.Literal(NOTIFY_BYTES),
         )
         # Rendered once: a Composed is otherwise joined again on every execute.
         .as_string()
@@ -281,18 +276,36 @@ async def insert_rows_keys(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]
     await conn.execute(INSERT_ROWS_KEYS, (rows_json(rows),))
 
 
-# The keys a COPY stored, announced as INSERT_ROWS announces what it inserted.
-ANNOUNCE_KEYS = (
-    sql.SQL("""
-        WITH keys AS (
-            SELECT key::text, n FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS sent(key, n)
-        ),
-        {announced}
-        SELECT count(*) FROM announced
-    """)
-    .format(announced=ANNOUNCED)
+# The keys a COPY stored are announced as INSERT_ROWS announces what it
+# inserted, in messages made here from the keys in hand: 0.26 ms for 1000 keys,
+# where PostgreSQL took 1.6 ms to cut them out of one JSON document. The
+# messages go as a binary array (%b): psycopg quotes a text array's JSON
+# character by character in Python, which took longer still.
+NOTIFY = (
+    sql.SQL("SELECT count(pg_notify({channel}, message)) FROM unnest(%b::text[]) AS message")
+    .format(channel=sql.Literal(feed.CHANNEL))
     .as_string()
 )
+# A key is at most ~210 bytes of JSON (an id of 32 characters escaped as
+# \u00XX, the day, brackets), so this many keys stay under NOTIFY_BYTES.
+KEYS_PER_PART = 32
+
+
+def notify_messages(keys: Sequence[tuple[str, str]]) -> list[str]:
+    """`keys` as JSON arrays of [id, day] of at most NOTIFY_BYTES each, in order."""
+    messages: list[str] = []
+    message: list[bytes] = []
+    size = 0
+    for first in range(0, len(keys), KEYS_PER_PART):
+        part = JSON_ENCODER.encode(keys[first : first + KEYS_PER_PART])[1:-1]
+        if message and size + 1 + len(part) > NOTIFY_BYTES:
+            messages.append(b"[%b]" % b",".join(message))
+            message, size = [], 0
+        message.append(part)
+        size += 1 + len(part)
+    if message:
+        messages.append(b"[%b]" % b",".join(message))
+    return [text.decode() for text in messages]
 
 
 async def insert_new_rows(
@@ -324,7 +337,7 @@ async def insert_new_rows(
         async with conn.transaction():
             await copy_rows(conn, sending(), binary=False)
             keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in sent]
-            await conn.execute(ANNOUNCE_KEYS, (json.dumps(keys),))
+            await conn.execute(NOTIFY, (notify_messages(keys),))
     except psycopg.errors.UniqueViolation:
         sent.extend(pending)
         await insert_rows_keys(conn, sent)
