@@ -1050,10 +1050,10 @@ JSON_DOCUMENTS_WITH_EXPONENTS = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(document=JSON_DOCUMENTS_WITH_EXPONENTS)
 def test_json_writes_parameters_at_most_a_third_longer_than_msgspec(document: Any) -> None:
-    """What check_parameters relies on to measure with msgspec first."""
+    """What check_parameters relies on to measure with msgspec first (msgspec may be longer)."""
     python = len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
     fast = len(JSON_ENCODER.encode(document))
-    assert fast <= python <= fast * 4 / 3
+    assert python <= fast * 4 / 3
 
 
 @settings(

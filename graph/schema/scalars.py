@@ -7,6 +7,8 @@ from typing import Any, NewType
 
 import strawberry
 
+from graph.store.validation import as_utc
+
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 
@@ -27,9 +29,7 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError(
             f"{value[:64]!r} is not an ISO 8601 date-time; use e.g. 2026-03-15T12:00:00Z."
         ) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def parse_long(value: Any) -> int:
