@@ -1018,6 +1018,23 @@ async def test_log_many_with_a_stored_key_and_a_bad_event_stores_nothing_new(
     assert db.execute("SELECT id FROM audit_logs").fetchall() == [("kept",)]
 
 
+async def test_concurrent_batches_of_the_same_keys_in_opposite_orders_store_each_once(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """Their COPYs wait on each other's keys (or deadlock); both end stored, once."""
+    # ~700 kB of rows: PostgreSQL inserts them in several steps as they arrive.
+    batch = [ev(id=f"c{n:03d}", error_message="e" * 600) for n in range(1000)]
+    for _ in range(3):
+        db.execute("DELETE FROM audit_logs")
+        # Both finish before anything is asserted, or a failed one leaves the other waiting.
+        first, second = await asyncio.gather(
+            store.log_many(batch), store.log_many(batch[::-1]), return_exceptions=True
+        )
+        assert first == [event.id for event in batch]
+        assert second == first[::-1]
+        assert row_count(db) == 1000
+
+
 # --- log answers with the event exactly as a later read returns it ------------------------
 
 JSON_SCALARS = st.one_of(

@@ -128,8 +128,8 @@ def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
     row[TIMESTAMP] = timestamp
     row[CREATED_DATE] = timestamp.date()
     if event.parameters is not None:
-        # msgspec writes the same JSON as json.dumps, floats' exponents aside,
-        # which jsonb reads as the same number; ~10x faster for COPY.
+        # msgspec writes the JSON json.dumps writes but for the spelling of
+        # some floats, which jsonb reads as the same numbers; ~10x faster.
         row[PARAMETERS] = Jsonb(redact(event.parameters), dumps=JSON_ENCODER.encode)
     row[EVENT_KIND] = event.event_kind or default_event_kind(event.toolkit_kind)
     return tuple(row)
@@ -315,8 +315,9 @@ async def insert_new_rows(
 
     A batch of new events (the usual case: a retry is rare) is copied, and its
     keys announced, in one transaction. A key already stored, or repeated in
-    the batch, makes the COPY fail; nothing of it is kept and the rows go
-    through `insert_rows_keys`, which skips the duplicates. COPY took a third
+    the batch, makes the COPY fail (as does a deadlock with a batch holding
+    some of the keys); nothing of it is kept and the rows go through
+    `insert_rows_keys`, which skips the duplicates. COPY took a third
     of INSERT ... ON CONFLICT's time for 1000 rows (bench/README.md, "Write path").
 
     The rows are copied as `rows` yields them, in text format: PostgreSQL
@@ -338,7 +339,8 @@ async def insert_new_rows(
             await copy_rows(conn, sending(), binary=False)
             keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in sent]
             await conn.execute(NOTIFY, (notify_messages(keys),))
-    except psycopg.errors.UniqueViolation:
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+        # A deadlock: another batch holds some of these keys, taken in another order.
         sent.extend(pending)
         await insert_rows_keys(conn, sent)
     return sent
