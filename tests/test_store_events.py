@@ -1126,6 +1126,24 @@ async def test_log_many_stores_what_log_stores(
     assert json.dumps(other.parameters) == json.dumps(one.parameters)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["null", "", 'a "quoted", \\ back\\slash', "line\nbreak\r\ttab\x01\x1f", "\\n not a newline",
+     "é ü 😀 \u2028", '\\"', "trailing\\"],
+    ids=repr,
+)  # fmt: skip
+async def test_log_many_copies_any_text_as_log_inserts_it(store: Store, text: str) -> None:
+    """The COPY's CSV: quotes, backslashes, control characters, "null" and "" survive."""
+    fields = dict(user_id=text, error_message=text, persona=text[:100], parameters={text: [text]})
+    single, batched = secrets.token_hex(8), secrets.token_hex(8)
+    await store.log(ev(id=single, **fields))
+    await store.log_many([ev(id=batched, **fields), ev(id=secrets.token_hex(8))])
+    one, other = await store.get(single), await store.get(batched)
+    assert one is not None and other is not None
+    assert dataclasses.replace(other, id=single) == one
+    assert (other.user_id, other.error_message, other.parameters) == (text, text, {text: [text]})
+
+
 async def test_concurrent_logs_of_one_key_all_answer_with_the_stored_event(store: Store) -> None:
     """The first write of a key wins, whether its copies share a group-commit batch or not."""
     copies = [ev(id="same", timestamp=at(15, 1), tool_name=f"t{n}") for n in range(8)]
