@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.store import EventFilter, InvalidArgument, MetricsFilter, NewEvent, Store
+from graph.store import Event, EventFilter, InvalidArgument, MetricsFilter, NewEvent, Store
 from graph.store.validation import (
     COUNT_FIELDS,
     JSON_ENCODER,
@@ -1117,13 +1117,22 @@ async def test_log_many_stores_what_log_stores(
     fields = dict(
         timestamp=timestamp, parameters=parameters, user_id=text, error_message=text, persona="p"
     )
+    inserted, copied = await inserted_and_copied(store, **fields)
+    assert copied == inserted
+    assert json.dumps(copied.parameters) == json.dumps(inserted.parameters)
+
+
+async def inserted_and_copied(store: Store, **fields: Any) -> tuple[Event, Event]:
+    """One event written by `log` (an INSERT) and in a `log_many` batch (a COPY), read back.
+
+    The copy is given the inserted one's id, so the two compare equal when stored alike.
+    """
     single, batched = secrets.token_hex(8), secrets.token_hex(8)
     await store.log(ev(id=single, **fields))
     await store.log_many([ev(id=batched, **fields), ev(id=secrets.token_hex(8))])
-    one, other = await store.get(single), await store.get(batched)
-    assert one is not None and other is not None
-    assert dataclasses.replace(other, id=single) == one
-    assert json.dumps(other.parameters) == json.dumps(one.parameters)
+    inserted, copied = await store.get(single), await store.get(batched)
+    assert inserted is not None and copied is not None
+    return inserted, dataclasses.replace(copied, id=single)
 
 
 @pytest.mark.parametrize(
@@ -1133,15 +1142,11 @@ async def test_log_many_stores_what_log_stores(
     ids=repr,
 )  # fmt: skip
 async def test_log_many_copies_any_text_as_log_inserts_it(store: Store, text: str) -> None:
-    """The COPY's CSV: quotes, backslashes, control characters, "null" and "" survive."""
+    """COPY's text format: quotes, backslashes, control characters, "null" and "" survive."""
     fields = dict(user_id=text, error_message=text, persona=text[:100], parameters={text: [text]})
-    single, batched = secrets.token_hex(8), secrets.token_hex(8)
-    await store.log(ev(id=single, **fields))
-    await store.log_many([ev(id=batched, **fields), ev(id=secrets.token_hex(8))])
-    one, other = await store.get(single), await store.get(batched)
-    assert one is not None and other is not None
-    assert dataclasses.replace(other, id=single) == one
-    assert (other.user_id, other.error_message, other.parameters) == (text, text, {text: [text]})
+    inserted, copied = await inserted_and_copied(store, **fields)
+    assert copied == inserted
+    assert (copied.user_id, copied.error_message, copied.parameters) == (text, text, {text: [text]})
 
 
 async def test_concurrent_logs_of_one_key_all_answer_with_the_stored_event(store: Store) -> None:
