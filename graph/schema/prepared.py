@@ -382,7 +382,8 @@ def decoder(schema: AuditSchema, variable: str, type_: GraphQLInputType) -> Deco
     Whatever it does not take raises msgspec's error or Declined, and the
     request is coerced the generic way, which also reports the error;
     tests/test_prepared.py checks that both ways give the same argument. For
-    1000 events it replaced json.loads, coercion and conversion: 20 ms -> 2.4 ms.
+    1000 events it replaced json.loads, coercion, conversion and to_store:
+    24 ms -> 2.4 ms.
     """
     try:
         value_type, parse = decoded_type(schema, type_)

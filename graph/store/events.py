@@ -317,7 +317,8 @@ async def insert_new_rows(
     keys announced, in one transaction. A key already stored, or repeated in
     the batch, makes the COPY fail (as does a deadlock with a batch holding
     some of the keys); nothing of it is kept and the rows go through
-    `insert_rows_keys`, which skips the duplicates. COPY took a third
+    `insert_rows_keys`, which skips the duplicates (and is run again after a
+    deadlock of its own). COPY took a third
     of INSERT ... ON CONFLICT's time for 1000 rows (bench/README.md, "Write path").
 
     The rows are copied as `rows` yields them, in text format: PostgreSQL
@@ -340,10 +341,25 @@ async def insert_new_rows(
             keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in sent]
             await conn.execute(NOTIFY, (notify_messages(keys),))
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
-        # A deadlock: another batch holds some of these keys, taken in another order.
         sent.extend(pending)
-        await insert_rows_keys(conn, sent)
+        await insert_rows_keys_retrying(conn, sent)
     return sent
+
+
+# A batch that takes some of another batch's keys in another order can deadlock
+# with it; PostgreSQL cancels one statement, and the other finishes.
+DEADLOCK_RETRIES = 5
+
+
+async def insert_rows_keys_retrying(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """`insert_rows_keys`, again after a deadlock (its statement was rolled back)."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            await insert_rows_keys(conn, rows)
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise
 
 
 # The same columns as INSERT_ROWS, sent by COPY. In binary format each value
