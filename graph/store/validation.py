@@ -174,7 +174,7 @@ def plain_columns(event: NewEvent) -> bool:
     """Whether every text and count column passes `check_fields`, found out in C."""
     try:
         msgspec.convert(event, CHECKED_COLUMNS, from_attributes=True)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, ValueError):  # ValueError: a lone surrogate in the message
         return False
     return text_problem("".join([text for text in TEXT_VALUES(event) if text is not None])) is None
 
@@ -182,10 +182,13 @@ def plain_columns(event: NewEvent) -> bool:
 def plain_parameters(parameters: Any) -> bool:
     """Whether `parameters` pass `check_parameters`, found out in C for the usual document.
 
-    What msgspec writes (see check_parameters on its length) and reads back
-    equal to the document has string keys and no NaN or infinity (written as
-    null); it cannot nest deeper than its brackets, and a NUL would be
-    escaped as \\u0000. Anything else is left to `check_parameters`.
+    What msgspec writes and reads back equal to the document has string keys
+    and no NaN or infinity (written as null); it cannot nest deeper than its
+    brackets, and a NUL would be escaped as \\u0000. Its size: msgspec writes
+    the JSON json.dumps writes but for floats, of which json writes none more
+    than one byte longer ("1e+16", "1e-07"; some shorter), and a float takes 3
+    bytes or more, so what msgspec writes in 3/4 of the limit fits. Anything
+    else is left to `check_parameters`.
     """
     if type(parameters) is not dict:
         return False
@@ -202,12 +205,13 @@ def plain_parameters(parameters: Any) -> bool:
 
 
 TEXT_VALUES = attrgetter(*TEXT_LIMITS)
-NEW_EVENT_DEFAULTS = {f.name: f.default for f in msgspec.structs.fields(NewEvent)}
+# NewEvent's texts that may be None (none given: log fills them in).
+NULLABLE = {field.name for field in msgspec.structs.fields(NewEvent) if field.default is None}
 # The text and count columns as msgspec checks them: types, lengths, ranges.
 CHECKED_COLUMNS = msgspec.defstruct(
     "CheckedColumns",
     [
-        (name, text_type if NEW_EVENT_DEFAULTS[name] is not None else text_type | None)
+        (name, text_type | None if name in NULLABLE else text_type)
         for name, limit in TEXT_LIMITS.items()
         for text_type in [str if limit is None else Annotated[str, msgspec.Meta(max_length=limit)]]
     ]
@@ -241,17 +245,12 @@ def check_parameters(parameters: Any) -> None:
         )
     for key, value in walk_json(parameters):
         check_text("a parameters key" if key else "a parameters value", value)
-    # msgspec writes the JSON json.dumps writes but for floats, of which json
-    # writes none more than one byte longer ("1e+16", "1e-07"; some shorter);
-    # a float takes 3 bytes or more, so what msgspec writes in 3/4 of the limit
-    # fits, 10x faster to find out. json measures anything longer exactly.
-    if len(JSON_ENCODER.encode(parameters)) > MAX_PARAMETERS_BYTES * 3 // 4:
-        size = len(COMPACT_JSON.encode(parameters).encode())
-        if size > MAX_PARAMETERS_BYTES:
-            raise InvalidArgument(
-                f"parameters are {size} bytes as JSON; the most allowed is "
-                f"{MAX_PARAMETERS_BYTES} (64 KiB). Drop or truncate large values."
-            )
+    size = len(COMPACT_JSON.encode(parameters).encode())
+    if size > MAX_PARAMETERS_BYTES:
+        raise InvalidArgument(
+            f"parameters are {size} bytes as JSON; the most allowed is {MAX_PARAMETERS_BYTES} "
+            "(64 KiB). Drop or truncate large values."
+        )
 
 
 JSON_ENCODER = msgspec.json.Encoder()
@@ -277,12 +276,16 @@ def walk_json(value: Any) -> Iterable[tuple[bool, str]]:
                     raise InvalidArgument("parameters keys must be strings.")
                 yield True, key
                 stack.append((child, depth + 1))
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, str):
             yield False, item
         elif isinstance(item, float) and not math.isfinite(item):
             raise InvalidArgument("parameters must not contain NaN or Infinity.")
+        elif not (item is None or isinstance(item, int | float)):  # bool is an int
+            raise InvalidArgument(
+                f"parameters must hold JSON values only, not {type(item).__name__}."
+            )
 
 
 def json_type_name(value: Any) -> str:
