@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from itertools import accumulate, islice
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .store.columns import INT4_MAX
 from .store.models import NewEvent
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ log = logging.getLogger(__name__)
 DEFAULT_SEED = 20_260_315
 CHUNK_SIZE = 10_000
 MAX_DAYS = 3_650
-INT4_MAX = 2**31 - 1
 
 T = TypeVar("T")
 

@@ -6,23 +6,28 @@ Fields default to UNSET so the SDL shows them exactly as the contract does
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-import msgspec
 import strawberry
 from strawberry import UNSET
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
 from graph.store import models
+from graph.store.columns import INPUT_COLUMNS, Column
 
 
-def given(value: Any) -> Any:
-    """None for both UNSET and an explicit null."""
-    return None if value is UNSET else value
+def given(value: Any, default: Any = None) -> Any:
+    """`default` for both an omitted argument (UNSET) and an explicit null.
+
+    GraphQL lets a client send null for an argument or field that has a
+    default; it means the same as leaving it out.
+    """
+    return default if value is None or value is UNSET else value
 
 
 @strawberry.input
@@ -41,16 +46,16 @@ class EventFilter:
 
     def to_store(self) -> models.EventFilter:
         return models.EventFilter(
-            id=given(self.id) or "",
+            id=given(self.id, ""),
             start=given(self.start_time),
             end=given(self.end_time),
-            user_id=given(self.user_id) or "",
-            session_id=given(self.session_id) or "",
-            tool_name=given(self.tool_name) or "",
-            toolkit_kind=given(self.toolkit_kind) or "",
-            source=given(self.source) or "",
-            event_kind=given(self.event_kind) or "",
-            search=given(self.search) or "",
+            user_id=given(self.user_id, ""),
+            session_id=given(self.session_id, ""),
+            tool_name=given(self.tool_name, ""),
+            toolkit_kind=given(self.toolkit_kind, ""),
+            source=given(self.source, ""),
+            event_kind=given(self.event_kind, ""),
+            search=given(self.search, ""),
             success=given(self.success),
         )
 
@@ -66,8 +71,8 @@ class MetricsFilter:
         return models.MetricsFilter(
             start=given(self.start_time),
             end=given(self.end_time),
-            user_id=given(self.user_id) or "",
-            event_kind=given(self.event_kind) or "",
+            user_id=given(self.user_id, ""),
+            event_kind=given(self.event_kind, ""),
         )
 
 
@@ -79,70 +84,73 @@ def metrics_filter(value: MetricsFilter | None) -> models.MetricsFilter:
     return value.to_store() if value else models.MetricsFilter()
 
 
-# NewEvent's fields in order, and the default of each (None for the two the
-# schema makes non-null, tool_name and success).
-NEW_EVENT_VALUES = attrgetter(*models.NewEvent.__struct_fields__)
-NEW_EVENT_DEFAULTS = tuple(
-    None if f.default is msgspec.NODEFAULT else f.default
-    for f in msgspec.structs.fields(models.NewEvent)
+# The GraphQL type of each column kind.
+GRAPHQL_TYPES: dict[str, Any] = {
+    "text": str,
+    "varchar": str,
+    "integer": int,
+    "boolean": bool,
+    "timestamptz": datetime,
+    "jsonb": JSON,
+}
+
+
+def graphql_type(column: Column) -> Any:
+    return strawberry.ID if column.name == "id" else GRAPHQL_TYPES[column.kind]
+
+
+def input_field(column: Column) -> tuple[Any, Any]:
+    """A column's input annotation and default: required, filled in by `log`, or a value."""
+    type_ = graphql_type(column)
+    if column.required:
+        return type_, dataclasses.MISSING
+    return type_ | None, UNSET if column.default is None else column.default
+
+
+def to_store(self: Any) -> models.NewEvent:
+    """An explicit null takes the field's default, like an omitted field."""
+    return models.NewEvent(
+        **{
+            name: value
+            for name, value in zip(INPUT_NAMES, INPUT_VALUES(self), strict=True)
+            if value is not None and value is not UNSET
+        }
+    )
+
+
+INPUT_NAMES = tuple(column.name for column in INPUT_COLUMNS)
+INPUT_VALUES = attrgetter(*INPUT_NAMES)
+INPUT_FIELDS = {column.name: input_field(column) for column in INPUT_COLUMNS}
+
+AuditEventInput = strawberry.input(
+    type(
+        "AuditEventInput",
+        (),
+        {
+            "__module__": __name__,
+            "__annotations__": {name: type_ for name, (type_, _) in INPUT_FIELDS.items()},
+            **{
+                name: default
+                for name, (_, default) in INPUT_FIELDS.items()
+                if default is not dataclasses.MISSING
+            },
+            "to_store": to_store,
+        },
+    ),
+    description="One tool call to record; omitted fields take the defaults shown.",
 )
 
 
-@strawberry.input(description="One tool call to record; omitted fields take the defaults shown.")
-class AuditEventInput:
-    id: strawberry.ID | None = UNSET
-    timestamp: datetime | None = UNSET
-    duration_ms: int | None = 0
-    request_id: str | None = ""
-    session_id: str | None = ""
-    user_id: str | None = ""
-    user_email: str | None = ""
-    persona: str | None = ""
-    tool_name: str
-    toolkit_kind: str | None = ""
-    toolkit_name: str | None = ""
-    connection: str | None = ""
-    parameters: JSON | None = UNSET
-    success: bool
-    error_message: str | None = ""
-    response_chars: int | None = 0
-    request_chars: int | None = 0
-    content_blocks: int | None = 0
-    transport: str | None = "stdio"
-    source: str | None = "mcp"
-    enrichment_applied: bool | None = False
-    enrichment_tokens_full: int | None = 0
-    enrichment_tokens_dedup: int | None = 0
-    enrichment_mode: str | None = ""
-    enrichment_match_kind: str | None = ""
-    authorized: bool | None = True
-    event_kind: str | None = UNSET
-
-    def to_store(self) -> models.NewEvent:
-        """An explicit null takes the field's default, like an omitted field."""
-        return models.NewEvent(
-            *[
-                default if value is None or value is UNSET else value
-                for value, default in zip(NEW_EVENT_VALUES(self), NEW_EVENT_DEFAULTS, strict=True)
-            ]
-        )
-
-
-def audit_event_input_from_graphql(
-    cls: type[AuditEventInput], value: Mapping[str, Any], context: Any
-) -> AuditEventInput:
+def audit_event_input_from_graphql(cls: type, value: Mapping[str, Any], context: Any) -> Any:
     """Build the input from graphql-core's already-coerced value: only names change.
 
     Every field is a scalar, which graphql-core has parsed and defaulted
     already; strawberry's generic conversion would inspect each field's type
-    again for every event, and that was most of logEvent's CPU time.
+    again for every event.
     """
     return cls(**{PYTHON_NAMES[name]: field for name, field in value.items()})
 
 
-PYTHON_NAMES = {
-    to_camel_case(field.python_name): field.python_name
-    for field in AuditEventInput.__strawberry_definition__.fields
-}
-# strawberry's documented hook for types that build their own value from input.
+PYTHON_NAMES = {to_camel_case(name): name for name in INPUT_NAMES}
+# strawberry's hook for types that build their own value from input.
 AuditEventInput.__strawberry_definition__.from_input = audit_event_input_from_graphql

@@ -2,49 +2,40 @@
 
 Resolvers return the store's own dataclasses; strawberry reads each field by
 its snake_case name, so these classes only declare the GraphQL shape.
+AuditEvent is derived from the columns (graph/store/columns.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from graph.store import EventFilter
+from graph.store.columns import INPUT_COLUMNS, Column
 
+from .inputs import graphql_type
 from .scalars import Long
 
 
-@strawberry.type(description="One tool call as stored; NULL text reads as an empty string.")
-class AuditEvent:
-    id: strawberry.ID
-    timestamp: datetime
-    duration_ms: int
-    request_id: str
-    session_id: str
-    user_id: str
-    user_email: str
-    persona: str
-    tool_name: str
-    toolkit_kind: str
-    toolkit_name: str
-    connection: str
-    parameters: JSON | None
-    success: bool
-    error_message: str
-    response_chars: int
-    request_chars: int
-    content_blocks: int
-    transport: str
-    source: str
-    enrichment_applied: bool
-    enrichment_tokens_full: int
-    enrichment_tokens_dedup: int
-    enrichment_mode: str
-    enrichment_match_kind: str
-    authorized: bool
-    event_kind: str
+def output_type(column: Column) -> Any:
+    """A column's GraphQL type as read: never null (NULL reads as ''), but for parameters."""
+    type_ = graphql_type(column)
+    return type_ | None if column.kind == "jsonb" else type_
+
+
+AuditEvent = strawberry.type(
+    type(
+        "AuditEvent",
+        (),
+        {
+            "__module__": __name__,
+            "__annotations__": {column.name: output_type(column) for column in INPUT_COLUMNS},
+        },
+    ),
+    description="One tool call as stored; NULL text reads as an empty string.",
+)
 
 
 @strawberry.type

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import json
-import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from operator import attrgetter
@@ -22,56 +20,42 @@ from psycopg.copy import AsyncLibpqWriter
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from graph.values import as_utc, is_storable_text
+
 from . import feed
+from .columns import COLUMNS, Column
+from .conditions import Conditions
 from .errors import InvalidArgument
 from .models import DistinctColumn, Event, EventFilter, NewEvent, SortField, SortOrder
-from .validation import JSON_ENCODER, as_utc, is_storable_text
-
-REDACTED = "[REDACTED]"
-SENSITIVE_KEYS = frozenset(
-    {"password", "secret", "token", "api_key", "authorization", "credentials"}
-)
+from .rules import default_event_kind, new_event_id, redact
+from .validation import JSON_ENCODER
 
 # Column order of INSERT and COPY; `prepare_row` yields values in this order.
-WRITE_COLUMNS = (
-    "id", "timestamp", "duration_ms", "request_id", "user_id", "user_email", "persona",
-    "tool_name", "toolkit_kind", "toolkit_name", "connection", "parameters", "success",
-    "error_message", "created_date", "response_chars", "request_chars", "content_blocks",
-    "session_id", "transport", "source", "enrichment_applied", "authorized",
-    "enrichment_tokens_full", "enrichment_tokens_dedup", "enrichment_mode",
-    "enrichment_match_kind", "event_kind",
-)  # fmt: skip
+WRITE_COLUMNS = tuple(column.name for column in COLUMNS)
 
-# Rows written by older versions may hold NULL where we now write defaults;
-# reading through COALESCE gives every caller the same shape.
-EVENT_SELECT = sql.SQL("""
-    id, timestamp, created_date,
-    COALESCE(duration_ms, 0) AS duration_ms,
-    COALESCE(request_id, '') AS request_id,
-    COALESCE(session_id, '') AS session_id,
-    COALESCE(user_id, '') AS user_id,
-    COALESCE(user_email, '') AS user_email,
-    COALESCE(persona, '') AS persona,
-    tool_name,
-    COALESCE(toolkit_kind, '') AS toolkit_kind,
-    COALESCE(toolkit_name, '') AS toolkit_name,
-    COALESCE(connection, '') AS connection,
-    parameters,
-    success,
-    COALESCE(error_message, '') AS error_message,
-    COALESCE(response_chars, 0) AS response_chars,
-    COALESCE(request_chars, 0) AS request_chars,
-    COALESCE(content_blocks, 0) AS content_blocks,
-    COALESCE(transport, '') AS transport,
-    COALESCE(source, '') AS source,
-    COALESCE(enrichment_applied, false) AS enrichment_applied,
-    COALESCE(enrichment_tokens_full, 0) AS enrichment_tokens_full,
-    COALESCE(enrichment_tokens_dedup, 0) AS enrichment_tokens_dedup,
-    COALESCE(enrichment_mode, '') AS enrichment_mode,
-    COALESCE(enrichment_match_kind, '') AS enrichment_match_kind,
-    COALESCE(authorized, true) AS authorized,
-    COALESCE(event_kind, '') AS event_kind
-""")
+# The type each written column is cast to from JSON (`insert_rows`) and
+# dumped as for COPY.
+CAST_TYPES = {
+    "text": "text",
+    "varchar": "text",
+    "integer": "int4",
+    "boolean": "bool",
+    "timestamptz": "timestamptz",
+    "date": "date",
+    "jsonb": "jsonb",
+}
+COLUMN_TYPES = {column.name: CAST_TYPES[column.kind] for column in COLUMNS}
+
+
+def read_expression(column: Column) -> sql.Composable:
+    """How a column is read: NULL as `Column.null_reads_as` (parameters stay NULL)."""
+    name = sql.Identifier(column.name)
+    if column.not_null or column.kind == "jsonb":
+        return name
+    return sql.SQL("COALESCE({}, {}) AS {}").format(name, sql.Literal(column.null_reads_as), name)
+
+
+EVENT_SELECT = sql.SQL(", ").join(map(read_expression, COLUMNS))
 
 # How each sortable column is ordered: NULL folded into its default so that
 # sorting, keyset comparison and the values returned all agree, and text in
@@ -99,27 +83,6 @@ SEARCHED_COLUMNS = (
 EXACT_FILTERS = ("id", "user_id", "session_id", "tool_name", "toolkit_kind", "source", "event_kind")
 
 
-def new_event_id() -> str:
-    """16 random bytes, base64url without padding: 22 characters."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
-
-
-def default_event_kind(toolkit_kind: str) -> str:
-    return "apigateway_invoke" if toolkit_kind == "api" else "mcp_tool_call"
-
-
-def redact(value: Any) -> Any:
-    """A copy of a JSON value with every sensitive key's value replaced, at any depth."""
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if key.lower() in SENSITIVE_KEYS else redact(child)
-            for key, child in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(child) for child in value]
-    return value
-
-
 def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
     """The values `WRITE_COLUMNS` stores for a validated event."""
     timestamp = as_utc(event.timestamp) if event.timestamp is not None else now
@@ -129,7 +92,7 @@ def prepare_row(event: NewEvent, now: datetime) -> tuple[Any, ...]:
     row[CREATED_DATE] = timestamp.date()
     if event.parameters is not None:
         # msgspec writes the JSON json.dumps writes but for the spelling of
-        # some floats, which jsonb reads as the same numbers; ~10x faster.
+        # some floats, which jsonb reads as the same numbers, and is faster.
         row[PARAMETERS] = Jsonb(redact(event.parameters), dumps=JSON_ENCODER.encode)
     row[EVENT_KIND] = event.event_kind or default_event_kind(event.toolkit_kind)
     return tuple(row)
@@ -140,16 +103,6 @@ ID, TIMESTAMP, CREATED_DATE, PARAMETERS, EVENT_KIND = map(
 )
 # NewEvent's value of each column (created_date, which it has not, is set above).
 EVENT_COLUMNS = attrgetter(*("timestamp" if c == "created_date" else c for c in WRITE_COLUMNS))
-
-
-# PostgreSQL type of each written column, as `insert_rows` reads it from JSON
-# (and binary COPY writes it).
-COLUMN_TYPES = {
-    "id": "text", "timestamp": "timestamptz", "duration_ms": "int4", "parameters": "jsonb",
-    "success": "bool", "created_date": "date", "response_chars": "int4",
-    "request_chars": "int4", "content_blocks": "int4", "enrichment_applied": "bool",
-    "authorized": "bool", "enrichment_tokens_full": "int4", "enrichment_tokens_dedup": "int4",
-}  # fmt: skip
 
 
 # A write is one statement in autocommit, for any number of rows: one round
@@ -173,7 +126,7 @@ NOTIFY_BYTES = 7000
 
 def json_element(index: int) -> sql.Composable:
     """Column `index` of a row sent by `rows_json`, as its column's type."""
-    type_ = COLUMN_TYPES.get(WRITE_COLUMNS[index], "text")
+    type_ = COLUMN_TYPES[WRITE_COLUMNS[index]]
     if type_ == "jsonb":
         # A JSON null is SQL NULL here, as no parameters at all is stored.
         return sql.SQL("NULLIF(sent -> {}, 'null')").format(index)
@@ -237,15 +190,14 @@ def json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a stored column type")
 
 
-# Where each of Event's fields is in a row from `prepare_row`.
-EVENT_FROM_ROW = tuple(WRITE_COLUMNS.index(f.name) for f in dataclasses.fields(Event))
-
-
 def stored_event(row: tuple[Any, ...], parameters: Any) -> Event:
-    """The event INSERT_ROWS stored from `row`, given the `parameters` it read back."""
+    """The event INSERT_ROWS stored from `row`, given the `parameters` it read back.
+
+    A row holds Event's fields in Event's order (both follow COLUMNS).
+    """
     values = list(row)
     values[PARAMETERS] = parameters
-    return Event(*[values[i] for i in EVENT_FROM_ROW])
+    return Event(*values)
 
 
 async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> list[Event]:
@@ -277,10 +229,9 @@ async def insert_rows_keys(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]
 
 
 # The keys a COPY stored are announced as INSERT_ROWS announces what it
-# inserted, in messages made here from the keys in hand: 0.26 ms for 1000 keys,
-# where PostgreSQL took 1.6 ms to cut them out of one JSON document. The
-# messages go as a binary array (%b): psycopg quotes a text array's JSON
-# character by character in Python, which took longer still.
+# inserted, in messages made here from the keys in hand, faster than
+# PostgreSQL cuts them out of one JSON document. The messages go as a binary
+# array (%b): psycopg quotes a text array's JSON character by character.
 NOTIFY = (
     sql.SQL("SELECT count(pg_notify({channel}, message)) FROM unnest(%b::text[]) AS message")
     .format(channel=sql.Literal(feed.CHANNEL))
@@ -318,8 +269,8 @@ async def insert_new_rows(
     the batch, makes the COPY fail (as does a deadlock with a batch holding
     some of the keys); nothing of it is kept and the rows go through
     `insert_rows_keys`, which skips the duplicates (and is run again after a
-    deadlock of its own). COPY took a third
-    of INSERT ... ON CONFLICT's time for 1000 rows (bench/README.md, "Write path").
+    deadlock of its own). COPY is the fastest way in
+    (bench/README.md, "Write path").
 
     The rows are copied as `rows` yields them, in text format: PostgreSQL
     stores each 64 kB of text as it arrives, while the caller checks and
@@ -372,7 +323,7 @@ COPY_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN (FORMAT BINARY)").fo
 )
 COPY_TEXT_ROWS = sql.SQL("COPY audit_logs ({columns}) FROM STDIN").format(columns=COPY_COLUMNS)
 # Each column's type, for COPY's dumpers (binary COPY needs them); varchar is sent as text.
-COPY_TYPES = [COLUMN_TYPES.get(column, "text") for column in WRITE_COLUMNS]
+COPY_TYPES = [COLUMN_TYPES[column] for column in WRITE_COLUMNS]
 # What psycopg sends of a COPY before waiting for the socket (its default is 1 MiB).
 COPY_FLUSH_BYTES = 64 * 1024
 
@@ -401,38 +352,6 @@ async def copy_rows(
 
 
 # --- reading ---------------------------------------------------------------
-
-
-class Conditions:
-    """A WHERE clause built from fixed SQL fragments, its values kept as parameters."""
-
-    def __init__(self) -> None:
-        self.clauses: list[sql.Composable] = []
-        self.params: dict[str, Any] = {}
-
-    def add(self, clause: str | sql.Composable, **params: Any) -> None:
-        self.clauses.append(sql.SQL(clause) if isinstance(clause, str) else clause)
-        self.params.update(params)
-
-    def time_range(self, start: datetime | None, end: datetime | None) -> None:
-        """Inclusive bounds on timestamp, repeated on created_date for partition pruning."""
-        if start is not None:
-            self.add("timestamp >= %(start)s", start=start)
-            self.add("created_date >= %(start_date)s", start_date=as_utc(start).date())
-        if end is not None:
-            self.add("timestamp <= %(end)s", end=end)
-            self.add("created_date <= %(end_date)s", end_date=as_utc(end).date())
-
-    def equals(self, column: str, value: Any) -> None:
-        self.add(
-            sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)),
-            **{column: value},
-        )
-
-    def sql(self) -> sql.Composable:
-        if not self.clauses:
-            return sql.SQL("")
-        return sql.SQL("WHERE ") + sql.SQL(" AND ").join(self.clauses)
 
 
 def event_conditions(flt: EventFilter) -> Conditions:

@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from .events import Conditions
+from .conditions import Conditions
 from .models import (
     BreakdownEntry,
     Dimension,

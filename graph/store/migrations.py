@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from .rules import DEFAULT_EVENT_KIND_SQL
+
 log = logging.getLogger(__name__)
 
 # "audit_mg" in ASCII; distinct from the maintenance lock key.
@@ -100,10 +102,8 @@ ALTER TABLE audit_logs
 
 # Rows written before event_kind existed get the kind `log` would derive for them,
 # so filters on event_kind see them.
-BACKFILL_EVENT_KIND = """
-UPDATE audit_logs
-SET event_kind = CASE WHEN toolkit_kind = 'api' THEN 'apigateway_invoke' ELSE 'mcp_tool_call' END
-WHERE event_kind IS NULL
+BACKFILL_EVENT_KIND = f"""
+UPDATE audit_logs SET event_kind = {DEFAULT_EVENT_KIND_SQL} WHERE event_kind IS NULL
 """
 
 # id is compared in the "C" collation everywhere (code-point order on every

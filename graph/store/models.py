@@ -7,11 +7,13 @@ back; nothing here knows about HTTP, GraphQL or SQL.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, make_dataclass
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
+
+from .columns import INPUT_COLUMNS, Column
 
 
 class SortField(enum.Enum):
@@ -62,74 +64,47 @@ class DistinctColumn(enum.Enum):
     EVENT_KIND = "event_kind"
 
 
-class NewEvent(msgspec.Struct):
-    """An event as a caller submits it; `log` fills in what is missing.
-
-    A msgspec Struct, so a write request can be decoded straight into one
-    (schema/prepared.py); like a dataclass, it does not check its values.
-    """
-
-    tool_name: str
-    success: bool
-    id: str | None = None
-    timestamp: datetime | None = None
-    duration_ms: int = 0
-    request_id: str = ""
-    session_id: str = ""
-    user_id: str = ""
-    user_email: str = ""
-    persona: str = ""
-    toolkit_kind: str = ""
-    toolkit_name: str = ""
-    connection: str = ""
-    parameters: dict[str, Any] | None = None
-    error_message: str = ""
-    response_chars: int = 0
-    request_chars: int = 0
-    content_blocks: int = 0
-    transport: str = "stdio"
-    source: str = "mcp"
-    enrichment_applied: bool = False
-    enrichment_tokens_full: int = 0
-    enrichment_tokens_dedup: int = 0
-    enrichment_mode: str = ""
-    enrichment_match_kind: str = ""
-    authorized: bool = True
-    event_kind: str | None = None
+# The Python type of each column kind, as psycopg reads it.
+PYTHON_TYPES: dict[str, Any] = {
+    "text": str,
+    "varchar": str,
+    "integer": int,
+    "boolean": bool,
+    "timestamptz": datetime,
+    "date": date,
+    "jsonb": Any,
+}
 
 
-@dataclass(slots=True, frozen=True)
-class Event:
-    """An event as stored: every field present, NULL text read as ''."""
+def new_event_field(column: Column) -> tuple[str, Any] | tuple[str, Any, Any]:
+    python_type = PYTHON_TYPES[column.kind]
+    if column.required:
+        return column.name, python_type
+    if column.default is None:
+        return column.name, python_type | None if python_type is not Any else Any, None
+    return column.name, python_type, column.default
 
-    id: str
-    timestamp: datetime
-    duration_ms: int
-    request_id: str
-    session_id: str
-    user_id: str
-    user_email: str
-    persona: str
-    tool_name: str
-    toolkit_kind: str
-    toolkit_name: str
-    connection: str
-    parameters: Any
-    success: bool
-    error_message: str
-    response_chars: int
-    request_chars: int
-    content_blocks: int
-    transport: str
-    source: str
-    enrichment_applied: bool
-    enrichment_tokens_full: int
-    enrichment_tokens_dedup: int
-    enrichment_mode: str
-    enrichment_match_kind: str
-    authorized: bool
-    event_kind: str
-    created_date: Any = field(default=None, compare=False)
+
+# An event as a caller submits it; `log` fills in what is missing. A msgspec
+# Struct, so a write request can be decoded straight into one
+# (schema/writes.py); like a dataclass, it does not check its values.
+NewEvent = msgspec.defstruct(
+    "NewEvent",
+    [new_event_field(column) for column in INPUT_COLUMNS],
+    kw_only=True,
+    module=__name__,
+)
+
+# An event as stored: every field present, NULL read as `Column.null_reads_as`.
+# created_date is the partition key, not part of what an event is.
+Event = make_dataclass(
+    "Event",
+    [(column.name, PYTHON_TYPES[column.kind]) for column in INPUT_COLUMNS]
+    + [("created_date", date | None, field(default=None, compare=False))],
+    slots=True,
+    frozen=True,
+)
+Event.__module__ = __name__  # pickling and repr find it here
 
 
 @dataclass(slots=True, frozen=True)
@@ -172,6 +147,24 @@ class EventPage:
     items: list[Event]
     has_next_page: bool
     end_cursor: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class UserLabel:
+    user_id: str
+    email: str
+
+
+@dataclass(slots=True, frozen=True)
+class FilterOptions:
+    """Everything a filter bar offers: each list sorted, non-empty values only."""
+
+    users: list[str]
+    tools: list[str]
+    toolkit_kinds: list[str]
+    sources: list[str]
+    event_kinds: list[str]
+    user_labels: list[UserLabel]
 
 
 @dataclass(slots=True, frozen=True)
