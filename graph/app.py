@@ -31,9 +31,9 @@ from strawberry.types.unset import UnsetType
 from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
 from .schema import AuditSchema, Context, Limits
-from .schema.prepared import PreparedWrites
+from .schema.writes import WriteDocuments
 from .store import Store
-from .store.validation import is_storable_text
+from .values import is_storable_text
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ def incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+def context_of(store: Store, state: dict[str, Any]) -> Context:
+    """The context of a request whose middleware state (request id, scopes) is `state`."""
+    return Context(store=store, request_id=state["request_id"], scopes=state["scopes"])
+
+
 class AuditGraphQL(GraphQL):
     """strawberry's ASGI view with our context and websocket authentication."""
 
@@ -86,11 +91,7 @@ class AuditGraphQL(GraphQL):
         self.tokens = tokens
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return self.context_of(request.scope["state"])
-
-    def context_of(self, state: dict[str, Any]) -> Context:
-        """The context of a request whose middleware state is `state`."""
-        return Context(store=self.store, request_id=state["request_id"], scopes=state["scopes"])
+        return context_of(self.store, request.scope["state"])
 
     def decode_json(self, data: str | bytes) -> object:
         """json.loads, with every way it fails reported as the JSONDecodeError strawberry catches.
@@ -134,24 +135,23 @@ class AuditGraphQL(GraphQL):
         return UNSET
 
 
-class PreparedWritesFirst:
-    """POST /graphql: a prepared write (schema/prepared.py) is answered here, all else passes on.
+class WritesFirst:
+    """POST /graphql: a known write document (schema/writes.py) is answered here.
 
     Innermost of our middleware, so the caller is authenticated and the
-    request has its id, but a write skips routing and the exception layer,
-    a fifth of its cost (bench/README.md, "Write path"). Only a JSON body that
-    names a write field is decoded here; when the prepared path declines it,
-    the view gets the same bytes and answers as always (decoding them a second
-    time, a cost only those requests pay). The response is the view's: the
-    same JSON encoding, status and headers.
+    request has its id; a write skips routing and the exception layer
+    (bench/README.md, "Write path"). Only a JSON
+    body that names a write field is decoded here; when the short path
+    declines it, the view gets the same bytes and answers as always. The
+    answer is JSON encoded as strawberry's view encodes it.
     """
 
     def __init__(
-        self, app: ASGIApp, view: AuditGraphQL, prepared: PreparedWrites, path: str = "/graphql"
+        self, app: ASGIApp, store: Store, documents: WriteDocuments, path: str = "/graphql"
     ) -> None:
         self.app = app
-        self.view = view
-        self.prepared = prepared
+        self.store = store
+        self.documents = documents
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,11 +164,11 @@ class PreparedWritesFirst:
             await self.app(scope, receive, send)
             return
         body = await Request(scope, receive).body()
-        answer = await self.prepared.answer(body, self.view.context_of(scope["state"]))
+        answer = await self.documents.answer(body, context_of(self.store, scope["state"]))
         if answer is None:
             await self.app(scope, replay(body, receive), send)
             return
-        response = Response(self.view.encode_json(answer), media_type="application/json")
+        response = Response(json.dumps(answer), media_type="application/json")
         await response(scope, receive, send)
 
 
@@ -239,7 +239,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         store.start_maintenance(settings.maintenance_interval)
         # What exists now (modules, the schema, the pools) lives as long as the
         # process; frozen, it is not scanned again by every full collection of
-        # the cyclic GC. That was 7% of a logEvent's CPU (bench/README.md).
+        # the cyclic GC (bench/README.md, "Write path").
         gc.freeze()
         log.info("audit-graph ready")
         try:
@@ -271,11 +271,12 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         max_body_size=settings.max_body_bytes,
     )
     # The last added runs first: every response, a 401 included, carries the
-    # request id, and a prepared write is answered only for an authenticated caller.
-    app.add_middleware(PreparedWritesFirst, view=graphql, prepared=schema.prepared_writes)
+    # request id, and a known write is answered only for an authenticated caller.
+    app.add_middleware(WritesFirst, store=store, documents=schema.write_documents)
     app.add_middleware(TokenAuthMiddleware, tokens=tokens)
     app.add_middleware(RequestIdMiddleware)
     app.state.store = store
+    app.state.write_documents = schema.write_documents
     return app
 
 

@@ -17,14 +17,14 @@ from .context import Context
 from .errors import CodedParserCache, ErrorCodes, log_errors
 from .limits import Limits, limit_extensions, limit_rules
 from .mutation import Mutation
-from .prepared import PreparedWrites
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
+from .writes import LearnWrites, WriteDocuments
 
 
 class AuditSchema(strawberry.Schema):
-    """The contract's schema under `limits`, with its write documents prepared (prepared.py)."""
+    """The contract's schema under `limits`, with its known write documents (writes.py)."""
 
     def __init__(self, limits: Limits = Limits()) -> None:  # noqa: B008 (frozen)
         self.limits = limits
@@ -36,15 +36,15 @@ class AuditSchema(strawberry.Schema):
             mutation=Mutation,
             subscription=Subscription,
             config=StrawberryConfig(scalar_map=SCALARS),
-            # Only parsing, validation and error reporting: prepared.py relies on it.
             extensions=[
                 ErrorCodes,
+                LearnWrites,
                 *limit_extensions(limits, rules),
                 lambda: CodedParserCache(maxsize=256),
                 lambda: ValidationCache(maxsize=256),
             ],
         )
-        self.prepared_writes = PreparedWrites(self)
+        self.write_documents = WriteDocuments(self)
 
     async def execute(
         self,

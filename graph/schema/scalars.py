@@ -7,7 +7,7 @@ from typing import Any, NewType
 
 import strawberry
 
-from graph.store.validation import as_utc
+from graph.values import as_utc
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
@@ -42,18 +42,21 @@ def parse_long(value: Any) -> int:
 
 Long = NewType("Long", int)
 
+# How each custom scalar's Python type is written in a response.
+SERIALIZERS = {datetime: serialize_datetime, Long: int}
+
 # Passed to StrawberryConfig.scalar_map: `datetime` fields use our DateTime, `Long` fields Long.
 SCALARS = {
     datetime: strawberry.scalar(
         name="DateTime",
         description="ISO 8601; output always UTC with offset; input without offset = UTC",
-        serialize=serialize_datetime,
+        serialize=SERIALIZERS[datetime],
         parse_value=parse_datetime,
     ),
     Long: strawberry.scalar(
         name="Long",
         description="64-bit integer as a JSON number",
-        serialize=int,
+        serialize=SERIALIZERS[Long],
         parse_value=parse_long,
     ),
 }

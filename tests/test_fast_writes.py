@@ -1,9 +1,9 @@
-"""Prepared writes answer exactly as the general executor does.
+"""Known write documents answer exactly as the general executor does.
 
 Every request is sent twice on an empty table: as services send it, which the
-prepared path (graph/schema/prepared.py) takes, and with a request
-`extensions` entry, which strawberry ignores and which sends it through the
-general executor instead. The two answers must be equal (request ids and
+short path (graph/schema/writes.py) takes once the document is known, and
+with a request `extensions` entry, which strawberry ignores and which sends
+it through the general executor instead. The two answers must be equal (request ids and
 server-chosen event ids aside) and so must the rows each one left behind.
 The inputs are generated: valid events, and every kind of bad value the
 contract names (wrong types, out-of-range numbers, unknown and missing
@@ -14,22 +14,29 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import graphql
+import httpx
 import msgspec
 import psycopg
 import pytest
-from api_client import Api, serving
+from api_client import Api
 from graphql import GraphQLList, GraphQLNonNull, Undefined, coerce_input_value
 from graphql_client import EVENT_FIELDS, app_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strawberry.types.arguments import convert_argument
+from strawberry.utils.str_converters import to_camel_case
 
+from graph.app import create_app
+from graph.config import Settings
 from graph.schema import Context, schema
-from graph.schema.prepared import Declined, PreparedWrite, coercion
+from graph.schema.scalars import parse_datetime
+from graph.schema.writes import Declined, WriteDocuments
 from graph.store import NewEvent, Store
 
 LOG_EVENT = f"mutation($e: AuditEventInput!) {{ logEvent(input: $e) {{ {EVENT_FIELDS} }} }}"
@@ -46,10 +53,19 @@ EXECUTOR = {"extensions": {"via": "the general executor"}}
 unique = itertools.count()
 
 
+@dataclass
+class Served(Api):
+    """An Api that also sees the app's known write documents."""
+
+    documents: WriteDocuments | None = None
+
+
 @pytest.fixture
-async def api(store: Store, schema_url: str) -> AsyncIterator[Api]:
-    async with serving(store, schema_url) as client:
-        yield client
+async def api(store: Store, schema_url: str) -> AsyncIterator[Served]:
+    app = create_app(Settings(database_url="unused"), store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Served(client=client, dsn=schema_url, documents=app.state.write_documents)
 
 
 def text(limit: int) -> st.SearchStrategy[str]:
@@ -141,10 +157,11 @@ def comparable(body: dict[str, Any], server_ids: bool) -> dict[str, Any]:
 
 
 async def both_ways(
-    api: Api, db: psycopg.Connection, query: str, variables: dict[str, Any], server_ids: bool
+    api: Served, db: psycopg.Connection, query: str, variables: dict[str, Any], server_ids: bool
 ) -> None:
+    """The executor's answer and rows first (which makes the document known), then the plain one."""
     answers, rows = [], []
-    for extra in ({}, EXECUTOR):
+    for extra in (EXECUTOR, {}):
         db.execute("DELETE FROM audit_logs")
         response = await api.client.post(
             "/graphql", json={"query": query, "variables": variables, **extra}
@@ -153,8 +170,8 @@ async def both_ways(
         answers.append(comparable(response.json(), server_ids))
         columns = "* " if not server_ids else "to_jsonb(a) - 'id' "
         rows.append(db.execute(f"SELECT {columns} FROM audit_logs a ORDER BY 1::text").fetchall())
-    prepared, executed = answers
-    assert prepared == executed
+    executed, plain = answers
+    assert plain == executed
     assert rows[0] == rows[1]
 
 
@@ -200,7 +217,7 @@ async def test_requests_around_the_prepared_shape_answer_the_same(
     api: Api, db: psycopg.Connection, query: str, variables: Any, operation_name: str | None
 ) -> None:
     answers = []
-    for extra in ({}, EXECUTOR):
+    for extra in (EXECUTOR, {}):
         db.execute("DELETE FROM audit_logs")
         response = await api.client.post(
             "/graphql",
@@ -213,6 +230,14 @@ async def test_requests_around_the_prepared_shape_answer_the_same(
 
 
 FRAGMENT = "fragment F on AuditEvent { id }"
+USUAL_EVENT = {"e": {"toolName": "t", "success": True}}
+
+
+async def learned(api: Served, query: str) -> bool:
+    """Whether the app knows `query` as a write document after it ran once."""
+    await api.client.post("/graphql", json={"query": query, "variables": USUAL_EVENT, **EXECUTOR})
+    assert api.documents is not None
+    return query in api.documents.documents
 
 
 @pytest.mark.parametrize(
@@ -228,23 +253,60 @@ FRAGMENT = "fragment F on AuditEvent { id }"
         "mutation { runMaintenance { lockAcquired } }",
     ],
 )
-def test_only_the_plain_write_shape_is_prepared(query: str) -> None:
-    assert schema.prepared_writes.get(query) is None
+async def test_only_the_plain_write_shape_is_learned(api: Served, query: str) -> None:
+    assert not await learned(api, query)
 
 
 @pytest.mark.parametrize("query", [LOG_EVENT, LOG_EVENT_ALIASED, LOG_EVENTS])
-def test_the_plain_write_documents_are_prepared(query: str) -> None:
-    assert schema.prepared_writes.get(query) is not None
+async def test_the_plain_write_documents_are_learned(api: Served, query: str) -> None:
+    assert await learned(api, query)
 
 
-async def test_a_prepared_write_is_committed_before_it_answers(
+async def test_the_usual_write_takes_the_short_path_once_known(
+    api: Served, db: psycopg.Connection
+) -> None:
+    assert api.documents is not None
+    for attempt in range(3):
+        body = {"query": LOG_EVENT, "variables": {"e": {"id": f"u{attempt}", "toolName": "t",
+                                                         "success": True}}}  # fmt: skip
+        response = await api.client.post("/graphql", json=body)
+        assert response.json()["data"]["logEvent"]["id"] == f"u{attempt}"
+    # The first request made the document known; the next two took the short path.
+    assert api.documents.answered["logEvent"] == 2
+    assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (3,)
+
+
+async def test_a_declined_request_is_counted_and_logged_once(
+    api: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert api.documents is not None and await learned(api, LOG_EVENT)
+    caplog.set_level(logging.INFO, logger="graph.schema.writes")
+    null_default = {"e": {"toolName": "t", "success": True, "durationMs": None}}
+    for _ in range(3):
+        response = await api.client.post(
+            "/graphql", json={"query": LOG_EVENT, "variables": null_default}
+        )
+        assert response.json()["data"]["logEvent"]["durationMs"] == 0  # the executor's default
+    assert api.documents.declined["variables the decoder does not take"] == 3
+    logged = [r for r in caplog.records if "left to the executor" in r.getMessage()]
+    assert len(logged) == 1
+
+
+def known(query: str) -> Any:
+    """A WriteDocuments of the module schema that knows `query`."""
+    documents = WriteDocuments(schema)
+    documents.learn(query, graphql.parse(query))
+    return documents
+
+
+async def test_a_known_write_is_committed_before_it_answers(
     store: Store, db: psycopg.Connection
 ) -> None:
-    prepared = schema.prepared_writes.get(LOG_EVENT)
-    assert prepared is not None
+    documents = known(LOG_EVENT)
     context = Context(store=store, request_id="r1", scopes=frozenset({"write"}))
-    body = await prepared.run(
-        {"e": {"id": "committed-1", "toolName": "t", "success": False}}, None, context
+    variables = {"e": {"id": "committed-1", "toolName": "t", "success": False}}
+    body = await documents.answer(
+        json.dumps({"query": LOG_EVENT, "variables": variables}).encode(), context
     )
     assert body is not None
     assert body["data"]["logEvent"]["id"] == "committed-1"
@@ -254,12 +316,12 @@ async def test_a_prepared_write_is_committed_before_it_answers(
 async def test_a_caller_without_the_write_scope_is_left_to_the_executor(
     store: Store, db: psycopg.Connection
 ) -> None:
-    prepared = schema.prepared_writes.get(LOG_EVENT)
-    assert prepared is not None
-    variables = {"e": {"toolName": "t", "success": True}}
+    documents = known(LOG_EVENT)
+    request = json.dumps({"query": LOG_EVENT, "variables": USUAL_EVENT}).encode()
     for scopes in (frozenset({"read"}), None):
         context = Context(store=store, request_id="r2", scopes=scopes)
-        assert await prepared.run(variables, None, context) is None
+        assert await documents.answer(request, context) is None
+    assert documents.declined["another operation or a caller without the scope"] == 2
     assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (0,)
 
 
@@ -267,84 +329,65 @@ async def test_a_read_token_gets_forbidden_and_nothing_is_written(
     store: Store, db: psycopg.Connection
 ) -> None:
     async with app_client(store, tokens={"r-token": frozenset({"read"})}) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": LOG_EVENT, "variables": {"e": {"toolName": "t", "success": True}}},
-            headers={"authorization": "Bearer r-token"},
-        )
-    body = response.json()
-    assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert body["errors"][0]["path"] == ["logEvent"]
+        for _ in range(2):  # known after the first request: the second is answered the same
+            response = await client.post(
+                "/graphql",
+                json={"query": LOG_EVENT, "variables": USUAL_EVENT},
+                headers={"authorization": "Bearer r-token"},
+            )
+            body = response.json()
+            assert body["data"] is None
+            assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            assert body["errors"][0]["path"] == ["logEvent"]
     assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (0,)
 
 
-# --- the specialised coercion agrees with graphql-core's -------------------------------------
+# --- the decoder agrees with graphql-core's coercion and the input's conversion ---------------
 
-EVENT_INPUT = schema._schema.type_map["AuditEventInput"]
-EVENTS_INPUT = GraphQLNonNull(GraphQLList(GraphQLNonNull(EVENT_INPUT)))  # type: ignore[arg-type]
-
-
-@settings(max_examples=300, deadline=None)
-@given(value=events() | st.lists(events(), max_size=3) | st.none() | st.integers())
-def test_coercion_returns_what_coerce_input_value_returns_or_declines(value: Any) -> None:
-    for type_ in (GraphQLNonNull(EVENT_INPUT), EVENTS_INPUT):  # type: ignore[arg-type]
-        expected = coerce_input_value(value, type_)
-        try:
-            coerced = coercion(type_)(value)
-        except Declined:
-            continue
-        assert coerced is not Undefined
-        assert coerced == expected
+# The contract as graphql-core reads it, independently of the code under test.
+CONTRACT = graphql.build_schema(schema.as_str())
+EVENT_INPUT = GraphQLNonNull(CONTRACT.type_map["AuditEventInput"])  # type: ignore[arg-type]
+EVENTS_INPUT = GraphQLNonNull(GraphQLList(EVENT_INPUT))
+PYTHON_NAMES = {to_camel_case(name): name for name in NewEvent.__struct_fields__}
 
 
-def test_coercion_takes_the_events_services_send() -> None:
-    sent = {"toolName": "t", "success": True, "timestamp": "2026-03-15T12:00:00+02:00",
-            "durationMs": 5, "parameters": {"q": [1, None]}, "id": "a", "userId": None}  # fmt: skip
-    coerced = coercion(EVENTS_INPUT)([sent, {"toolName": "u", "success": False}])
-    assert coerced == coerce_input_value([sent, {"toolName": "u", "success": False}], EVENTS_INPUT)
-    assert coerced[0]["timestamp"] == datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
-    assert coerced[1]["transport"] == "stdio"  # the field's default, filled in
+def generic_event(value: dict[str, Any]) -> Any:
+    """The NewEvent the executor's way gives: coerced, explicit nulls to defaults, converted."""
+    fields = {PYTHON_NAMES[name]: item for name, item in value.items() if item is not None}
+    if "timestamp" in fields:
+        fields["timestamp"] = parse_datetime(fields["timestamp"])
+    return msgspec.structs.astuple(NewEvent(**fields))
 
 
-# --- the decoder agrees with coercion and conversion -----------------------------------------
-
-
-def generic_argument(prepared: PreparedWrite, variables: dict[str, Any]) -> Any:
-    """The write's argument the generic way: graphql-core's coercion, strawberry's conversion."""
-    value = coerce_input_value(variables[prepared.variable], prepared.variable_type)
-    if value is Undefined:
+def generic_argument(value: Any, many: bool) -> Any:
+    coerced = coerce_input_value(value, EVENTS_INPUT if many else EVENT_INPUT)
+    if coerced is Undefined:
         return Undefined
-    return convert_argument(
-        value,
-        prepared.strawberry_argument.type,
-        scalar_registry=schema.schema_converter.scalar_registry,
-        config=schema.config,
-        path=(prepared.argument,),
-    )
+    try:
+        return [generic_event(item) for item in coerced] if many else generic_event(coerced)
+    except ValueError:  # a date-time the scalar refuses: the executor reports it
+        return Undefined
 
 
 def as_store(argument: Any) -> Any:
-    """What the write functions use of an argument: each input's store value, as a tuple."""
     if isinstance(argument, list):
-        return [msgspec.structs.astuple(item.to_store()) for item in argument]
-    return msgspec.structs.astuple(argument.to_store())
+        return [msgspec.structs.astuple(item) for item in argument]
+    return msgspec.structs.astuple(argument)
 
 
 @settings(max_examples=300, deadline=None)
 @given(value=events() | st.lists(events(), max_size=3) | st.none() | st.integers())
 def test_decoder_gives_the_generic_argument_or_declines(value: Any) -> None:
-    for query, variable in ((LOG_EVENT, "e"), (LOG_EVENTS, "es")):
-        prepared = schema.prepared_writes.get(query)
-        assert prepared is not None and prepared.decode is not None
-        expected = generic_argument(prepared, {variable: value})
+    for query, variable, many in ((LOG_EVENT, "e", False), (LOG_EVENTS, "es", True)):
+        document = known(query).documents[query]
+        expected = generic_argument(value, many)
         raw = msgspec.Raw(json.dumps({variable: value}).encode())
         try:
-            decoded = prepared.decode(raw)
+            decoded = document.decode(raw)
         except (msgspec.MsgspecError, Declined):
             continue
         assert expected is not Undefined
-        assert as_store(decoded) == as_store(expected)
+        assert as_store(decoded) == expected
 
 
 def test_decoder_takes_the_events_services_send() -> None:
@@ -353,19 +396,16 @@ def test_decoder_takes_the_events_services_send() -> None:
          "durationMs": 5, "parameters": {"q": [1, None, 2.5]}, "id": "a", "eventKind": None},
         {"toolName": "u", "success": False},
     ]  # fmt: skip
-    prepared = schema.prepared_writes.get(LOG_EVENTS)
-    assert prepared is not None and prepared.decode is not None
-    decoded = prepared.decode(msgspec.Raw(json.dumps({"es": sent}).encode()))
-    assert as_store(decoded) == as_store(generic_argument(prepared, {"es": sent}))
-    events = [item.to_store() for item in decoded]
-    assert all(isinstance(event, NewEvent) for event in events)
-    assert events[0].timestamp == datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
-    assert events[1].transport == "stdio"  # the field's default, filled in
+    document = known(LOG_EVENTS).documents[LOG_EVENTS]
+    decoded = document.decode(msgspec.Raw(json.dumps({"es": sent}).encode()))
+    assert as_store(decoded) == generic_argument(sent, many=True)
+    assert all(isinstance(event, NewEvent) for event in decoded)
+    assert decoded[0].timestamp == datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
+    assert decoded[1].transport == "stdio"  # the field's default, filled in
 
 
 def test_decoder_declines_a_variable_spelled_otherwise() -> None:
-    prepared = schema.prepared_writes.get(LOG_EVENTS)
-    assert prepared is not None and prepared.decode is not None
+    document = known(LOG_EVENTS).documents[LOG_EVENTS]
     for raw in (b'{"es": [], "more": 1}', b'{"other": []}', b"null", b'{"es": [{"toolName": 1}]}'):
         with pytest.raises(msgspec.MsgspecError):
-            prepared.decode(msgspec.Raw(raw))
+            document.decode(msgspec.Raw(raw))
