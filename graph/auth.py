@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.permission import BasePermission
 
-from .config import SCOPES
+from .constants import SCOPES
 
 ALL_SCOPES = frozenset(SCOPES)
 
@@ -29,10 +30,6 @@ class Tokens:
 
     def __init__(self, tokens: Mapping[str, frozenset[str]]) -> None:
         self._tokens = [(as_bytes(token), effective_scopes(s)) for token, s in tokens.items()]
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._tokens)
 
     def scopes_of(self, presented: str | None) -> frozenset[str] | None:
         """The scopes of a presented token, or None when it is unknown.
@@ -146,22 +143,30 @@ class RequireScope(BasePermission):
     """Field permission: the caller's token must carry `scope`."""
 
     scope = "read"
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads it from the class)
 
     @classmethod
     def allows(cls, scopes: frozenset[str] | None) -> bool:
         return scopes is not None and cls.scope in scopes
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        """True when allowed; otherwise raises the error for this caller.
+
+        strawberry keeps one instance per field, so the error is raised here
+        rather than set on the instance for `on_unauthorized`, where it would
+        carry over to the next caller.
+        """
         scopes = getattr(info.context, "scopes", None)
         if self.allows(scopes):
             return True
         if scopes is None:
-            self.message = "A valid token is required for this field."
-            self.error_extensions = {"code": "UNAUTHENTICATED"}
-            return False
-        self.message = f"This field needs a token with the '{self.scope}' scope."
-        return False
+            raise StrawberryGraphQLError(
+                "A valid token is required for this field.",
+                extensions={"code": "UNAUTHENTICATED"},
+            )
+        raise StrawberryGraphQLError(
+            f"This field needs a token with the '{self.scope}' scope.",
+            extensions={"code": "FORBIDDEN"},
+        )
 
 
 class CanRead(RequireScope):

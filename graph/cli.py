@@ -238,12 +238,10 @@ def maintain_in_foreground(store: Store, interval: float) -> int:
     import signal
     import threading
 
-    from .store.maintenance import Maintenance
-
     stop = threading.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
-    loop = Maintenance(store, interval)
+    loop = store.maintenance_thread(interval)
     loop.start()
     try:
         # A timed wait keeps the main thread responsive to signals on every platform.

@@ -12,10 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-# Defined next to the code that takes the lock; re-exported here for settings.
-from .store.maintenance import DEFAULT_MAINTENANCE_LOCK_KEY
-
-SCOPES = ("read", "write", "admin")
+from .constants import DEFAULT_MAINTENANCE_LOCK_KEY, DEFAULT_RETENTION_DAYS, SCOPES
 
 
 class ConfigError(ValueError):
@@ -34,7 +31,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    retention_days: int = 90
+    retention_days: int = DEFAULT_RETENTION_DAYS
     maintenance_interval: float = 86_400.0
     maintenance_lock_key: int = DEFAULT_MAINTENANCE_LOCK_KEY
     tokens: Mapping[str, frozenset[str]] = field(default_factory=dict, repr=False)
@@ -80,7 +77,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if (workers := get("AUDIT_GRAPH_WORKERS")) is not None:
         values["workers"] = parse_int("AUDIT_GRAPH_WORKERS", workers, 1, 256)
     if (days := get("AUDIT_GRAPH_RETENTION_DAYS")) is not None:
-        values["retention_days"] = parse_int("AUDIT_GRAPH_RETENTION_DAYS", days, 0, 1_000_000) or 90
+        values["retention_days"] = (
+            parse_int("AUDIT_GRAPH_RETENTION_DAYS", days, 0, 1_000_000) or DEFAULT_RETENTION_DAYS
+        )
     if (interval := get("AUDIT_GRAPH_MAINTENANCE_INTERVAL")) is not None:
         values["maintenance_interval"] = parse_seconds("AUDIT_GRAPH_MAINTENANCE_INTERVAL", interval)
     if (key := get("AUDIT_GRAPH_MAINTENANCE_LOCK_KEY")) is not None:

@@ -16,7 +16,7 @@ import pytest
 from api_client import Api, count_rows, gql, insert, serving
 from graphql_client import EVENT_FIELDS
 
-from graph.config import DEFAULT_MAINTENANCE_LOCK_KEY
+from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY
 from graph.store import Store
 
 NOW = "2026-03-15T12:00:00+00:00"

@@ -491,7 +491,7 @@ async def test_close_during_a_tick_cancels_it_and_releases_the_lock(
 async def test_close_without_start_and_twice_is_safe(keyed_store: Store, lock_key: int) -> None:
     await keyed_store.close()
     await keyed_store.close()
-    idle = mt.Maintenance(keyed_store, 60)
+    idle = keyed_store.maintenance_thread(60)
     assert idle.close() is True
     assert idle.close() is True
 
@@ -541,7 +541,7 @@ async def test_start_twice_is_refused(keyed_store: Store) -> None:
 @pytest.mark.parametrize("interval", [0, -1.0])
 def test_the_interval_must_be_positive(schema_url: str, interval: float) -> None:
     with pytest.raises(ValueError, match="positive"):
-        mt.Maintenance(Store(schema_url), interval)
+        Store(schema_url).maintenance_thread(interval)
 
 
 # --- audit-graph maintain ----------------------------------------------------------------

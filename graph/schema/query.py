@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from datetime import datetime
 
@@ -13,7 +12,7 @@ from graph.auth import CanRead, IsAdmin
 from graph.store import models
 
 from .enums import BreakdownDimension, DistinctColumn, EventSortField, Resolution, SortOrder
-from .inputs import EventFilter, MetricsFilter, event_filter, metrics_filter
+from .inputs import EventFilter, MetricsFilter, event_filter, given, metrics_filter
 from .scalars import Long
 from .types import (
     AuditEvent,
@@ -32,10 +31,6 @@ from .types import (
 # Every query field needs the read scope; partitions needs admin.
 read_field = functools.partial(strawberry.field, permission_classes=[CanRead])
 admin_field = functools.partial(strawberry.field, permission_classes=[IsAdmin])
-
-
-def user_labels_of(emails: dict[str, str]) -> list[UserLabel]:
-    return [UserLabel(user_id=user_id, email=email) for user_id, email in emails.items()]
 
 
 @strawberry.type
@@ -61,11 +56,11 @@ class Query:
         flt = event_filter(filter)
         page = await info.context.store.page(
             flt,
-            sort_by or models.SortField.TIMESTAMP,
-            sort_order or models.SortOrder.DESC,
-            50 if limit is None else limit,
-            offset or 0,
-            after or None,
+            given(sort_by, models.SortField.TIMESTAMP),
+            given(sort_order, models.SortOrder.DESC),
+            given(limit, 50),
+            given(offset, 0),
+            given(after) or None,  # "" is no cursor either
         )
         return EventPage(
             items=page.items,
@@ -86,7 +81,7 @@ class Query:
         start_time: datetime | None = UNSET,
         end_time: datetime | None = UNSET,
     ) -> list[str]:
-        return await info.context.store.distinct(column, start_time or None, end_time or None)
+        return await info.context.store.distinct(column, given(start_time), given(end_time))
 
     @read_field(description="Each user's most recent non-empty email, sorted by user id.")
     async def user_labels(
@@ -95,10 +90,7 @@ class Query:
         start_time: datetime | None = UNSET,
         end_time: datetime | None = UNSET,
     ) -> list[UserLabel]:
-        emails = await info.context.store.distinct_pairs(
-            "user_id", "user_email", start_time or None, end_time or None
-        )
-        return user_labels_of(emails)
+        return await info.context.store.user_labels(given(start_time), given(end_time))
 
     @read_field(description="Everything a filter bar offers, in one round trip.")
     async def filter_options(
@@ -107,23 +99,7 @@ class Query:
         start_time: datetime | None = UNSET,
         end_time: datetime | None = UNSET,
     ) -> FilterOptions:
-        store, start, end = info.context.store, start_time or None, end_time or None
-        users, tools, kinds, sources, event_kinds, emails = await asyncio.gather(
-            store.distinct(models.DistinctColumn.USER_ID, start, end),
-            store.distinct(models.DistinctColumn.TOOL_NAME, start, end),
-            store.distinct(models.DistinctColumn.TOOLKIT_KIND, start, end),
-            store.distinct(models.DistinctColumn.SOURCE, start, end),
-            store.distinct(models.DistinctColumn.EVENT_KIND, start, end),
-            store.distinct_pairs("user_id", "user_email", start, end),
-        )
-        return FilterOptions(
-            users=users,
-            tools=tools,
-            toolkit_kinds=kinds,
-            sources=sources,
-            event_kinds=event_kinds,
-            user_labels=user_labels_of(emails),
-        )
+        return await info.context.store.filter_options(given(start_time), given(end_time))
 
     @read_field(description="Zero-filled UTC buckets over the window (default 24 h).")
     async def timeseries(
@@ -144,7 +120,7 @@ class Query:
         tool_name: str | None = UNSET,
     ) -> list[BreakdownEntry]:
         return await info.context.store.breakdown(
-            group_by, limit or 0, metrics_filter(filter), tool_name or ""
+            group_by, given(limit, 0), metrics_filter(filter), given(tool_name, "")
         )
 
     @read_field()

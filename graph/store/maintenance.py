@@ -26,23 +26,16 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import psycopg
+
+from graph.constants import PARTITIONS_AHEAD
 
 from . import partitions
 from .models import MaintenanceReport
 
-if TYPE_CHECKING:
-    from .store import Store
-
 log = logging.getLogger(__name__)
 
-# "audit_mt" in ASCII: the pg_try_advisory_lock key of the maintenance tick.
-# Every replica must use the same key; it only has to differ from other
-# applications' advisory locks in the same database (migrations use "audit_mg").
-DEFAULT_MAINTENANCE_LOCK_KEY = 0x61756469745F6D74
-PARTITIONS_AHEAD = 2
 # CREATE/DROP of a partition needs a strong lock on audit_logs; while it waits
 # in the lock queue every writer queues behind it. Give up quickly instead and
 # let the next tick try again.
@@ -204,10 +197,12 @@ def summary(report: MaintenanceReport) -> str:
 
 
 class Maintenance:
-    """The maintenance thread of one store: `start()` once, `close()` any number of times.
+    """A maintenance thread: `start()` once, `close()` any number of times.
 
-    store: where the database URL, clock, retention and lock key come from.
+    connect: opens a new autocommit connection to the primary.
+    clock: the current UTC time, read at each tick.
     interval: seconds between full ticks; the run at start does only the ensure step.
+    lock_key, retention_days: as `tick` takes them.
     stop_timeout: how long close() waits for the thread before abandoning it.
 
     The thread keeps one dedicated connection (checked before each tick and
@@ -217,24 +212,28 @@ class Maintenance:
     """
 
     def __init__(
-        self, store: Store, interval: float, *, stop_timeout: float = STOP_TIMEOUT
+        self,
+        connect: Callable[[], psycopg.Connection],
+        clock: Callable[[], datetime],
+        interval: float,
+        *,
+        lock_key: int,
+        retention_days: int,
+        stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"the maintenance interval must be positive seconds; got {interval}")
-        self.store = store
+        self.connect = connect
+        self.clock = clock
         self.interval = interval
+        self.lock_key = lock_key
+        self.retention_days = retention_days
         self.stop_timeout = stop_timeout
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
         # Guards _conn between the thread (which replaces it) and close() (which cancels on it).
         self._conn_lock = threading.Lock()
-        # The latest finished tick, for health checks and debugging; None before the first.
-        self.last_report: MaintenanceReport | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         if self._stop.is_set():
@@ -295,9 +294,9 @@ class Maintenance:
             conn = self._connection()
             report = tick(
                 conn,
-                lock_key=self.store.maintenance_lock_key,
-                now=self.store.now(),
-                retention_days=self.store.retention_days,
+                lock_key=self.lock_key,
+                now=self.clock(),
+                retention_days=self.retention_days,
                 full=full,
                 stopping=self._stop.is_set,
             )
@@ -308,7 +307,6 @@ class Maintenance:
                 log.exception("maintenance tick failed; the next one starts on a new connection")
             self._disconnect()
             return
-        self.last_report = report
         level = logging.WARNING if report.errors else logging.INFO
         if report.lock_acquired or report.errors:
             log.log(level, "maintenance tick: %s", summary(report))
@@ -330,7 +328,7 @@ class Maintenance:
             except psycopg.Error as exc:
                 log.warning("maintenance connection lost (%s); reconnecting", exc)
                 self._disconnect()
-        conn = self.store.connect_maintenance()
+        conn = self.connect()
         try:
             conn.execute("SELECT set_config('application_name', %s, false)", (APPLICATION_NAME,))
         except BaseException:

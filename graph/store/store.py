@@ -19,11 +19,14 @@ import psycopg
 from psycopg import AsyncConnection, pq
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD
+from graph.values import as_utc
+
 from . import events, maintenance, metrics, partitions
 from .errors import InvalidArgument, StoreUnavailable
 from .feed import EventFeed
 from .ingest import GroupCommit
-from .maintenance import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD, Maintenance
+from .maintenance import Maintenance
 from .migrations import migrate
 from .models import (
     BreakdownEntry,
@@ -34,6 +37,7 @@ from .models import (
     Event,
     EventFilter,
     EventPage,
+    FilterOptions,
     MaintenanceReport,
     MetricsFilter,
     NewEvent,
@@ -44,9 +48,9 @@ from .models import (
     SortField,
     SortOrder,
     TimeseriesBucket,
+    UserLabel,
 )
 from .validation import (
-    as_utc,
     check_bucket_count,
     check_event,
     check_range,
@@ -105,8 +109,7 @@ async def check_connection(conn: AsyncConnection) -> None:
     closed the socket, and reading what is pending on it says so; a
     connection that fails only later is reported unavailable like any failed
     query. psycopg_pool's own check sends an empty query, a round trip per
-    group-commit batch: 9% of logEvent's throughput at 64 clients, 2 workers
-    (bench/README.md).
+    group-commit batch (bench/README.md, "Write path").
     """
     # The first read may return the goodbye message, the second the end of the
     # stream; on a live idle connection both find nothing and return at once.
@@ -165,8 +168,8 @@ class Store:
         )
         self._feed = EventFeed(database_url)
         # One transaction in flight per process: the next batch gathers every
-        # event that arrives meanwhile. Measured at 64 clients: 1 in flight
-        # 3,774 events/s, 2 in flight 3,313, 5 in flight 2,571 (bench/README.md).
+        # event that arrives meanwhile; more in flight measured slower
+        # (bench/README.md, "Decisions").
         self._ingest = GroupCommit(self._write_rows, max_in_flight=1)
 
     @staticmethod
@@ -197,9 +200,9 @@ class Store:
         kwargs: dict[str, Any] = {"autocommit": True}
         if for_statistics:
             # Never prepare statistics: a prepared statement soon runs a generic
-            # plan that cannot see the window's size (it guessed 25 rows for
-            # 236,634 at 1M events) and gives up parallel aggregation. Planning
-            # costs well under a millisecond of a statistic's tens.
+            # plan that cannot see the window's size and gives up parallel
+            # aggregation; planning costs little next to the statistic
+            # (bench/README.md, "Plans").
             kwargs["prepare_threshold"] = None
         return AsyncConnectionPool(
             url,
@@ -228,8 +231,18 @@ class Store:
         """Start the maintenance thread: ensure partitions now, a full tick every `interval` s."""
         if self._maintenance is not None:
             raise RuntimeError("maintenance was already started on this store")
-        self._maintenance = Maintenance(self, interval)
+        self._maintenance = self.maintenance_thread(interval)
         self._maintenance.start()
+
+    def maintenance_thread(self, interval: float) -> Maintenance:
+        """A maintenance thread (not started) over this store's database, clock and settings."""
+        return Maintenance(
+            self.connect_maintenance,
+            self.now,
+            interval,
+            lock_key=self.maintenance_lock_key,
+            retention_days=self.retention_days,
+        )
 
     async def close(self) -> None:
         """Stop maintenance, then close the pools; connections in use are waited for.
@@ -440,6 +453,27 @@ class Store:
         check_range(start, end)
         async with self._reading() as conn:
             return await events.select_user_emails(conn, start, end)
+
+    async def user_labels(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[UserLabel]:
+        """`distinct_pairs` of user_id and user_email as labels, sorted by user id."""
+        emails = await self.distinct_pairs("user_id", "user_email", start, end)
+        return [UserLabel(user_id=user_id, email=email) for user_id, email in emails.items()]
+
+    async def filter_options(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> FilterOptions:
+        """Every distinct column and the user labels at once, read concurrently."""
+        users, tools, kinds, sources, event_kinds, labels = await asyncio.gather(
+            self.distinct(DistinctColumn.USER_ID, start, end),
+            self.distinct(DistinctColumn.TOOL_NAME, start, end),
+            self.distinct(DistinctColumn.TOOLKIT_KIND, start, end),
+            self.distinct(DistinctColumn.SOURCE, start, end),
+            self.distinct(DistinctColumn.EVENT_KIND, start, end),
+            self.user_labels(start, end),
+        )
+        return FilterOptions(users, tools, kinds, sources, event_kinds, labels)
 
     # --- statistics ----------------------------------------------------------
 
