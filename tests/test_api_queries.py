@@ -41,7 +41,7 @@ from typing import Any
 import psycopg
 import pytest
 import reference
-from api_client import Api, Recording, gql, insert, recording_app, serving
+from api_client import Api, Recording, gql, insert, recording_app
 from graphql_client import EVENT_FIELDS
 
 from graph.store import Store
@@ -120,12 +120,6 @@ EVENTS = [
         connection="prod-s3", duration_ms=50, session_id="s5", source="cli"),
 ]  # fmt: skip
 BY_ID = {event["id"]: event for event in EVENTS}
-
-
-@pytest.fixture
-async def api(store: Store, schema_url: str) -> AsyncIterator[Api]:
-    async with serving(store, schema_url) as client:
-        yield client
 
 
 @pytest.fixture

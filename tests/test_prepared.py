@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import psycopg
 import pytest
-from api_client import Api, serving
+from api_client import Api
 from graphql import GraphQLList, GraphQLNonNull, Undefined, coerce_input_value
 from graphql_client import EVENT_FIELDS, app_client
 from hypothesis import HealthCheck, given, settings
@@ -44,12 +43,6 @@ LOG_EVENTS = (
 
 EXECUTOR = {"extensions": {"via": "the general executor"}}
 unique = itertools.count()
-
-
-@pytest.fixture
-async def api(store: Store, schema_url: str) -> AsyncIterator[Api]:
-    async with serving(store, schema_url) as client:
-        yield client
 
 
 def text(limit: int) -> st.SearchStrategy[str]:
