@@ -17,11 +17,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from api_client import Api, serving
+from api_client import Api, Recording, insert, recording_app, serving
+from api_dataset import EVENTS
 from graphql_client import app_client
 from psycopg.conninfo import make_conninfo
 
@@ -101,3 +103,17 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """The app over `store` with the default settings: no tokens, the default limits."""
     async with app_client(store) as client:
         yield client
+
+
+@pytest.fixture
+async def recording(store: Store, schema_url: str, clock: Any) -> AsyncIterator[Recording]:
+    """The app over a RecordingStore (see api_client) on the schema `store` migrated."""
+    async with recording_app(schema_url, clock) as app:
+        yield app
+
+
+@pytest.fixture
+def seeded(db: psycopg.Connection) -> None:
+    """The eight events of api_dataset, written directly."""
+    for event in EVENTS:
+        insert(db, **event)
