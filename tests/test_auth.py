@@ -377,6 +377,7 @@ SUBSCRIBE = {
 }
 
 
+@pytest.mark.slow
 def test_server_http_needs_a_token(server: ServerProcess) -> None:
     assert server.post("{ eventCount }").status_code == 401
     assert server.post("{ eventCount }", headers=bearer("wrong-token")).status_code == 401
@@ -385,6 +386,7 @@ def test_server_http_needs_a_token(server: ServerProcess) -> None:
     assert "errors" not in response.json()
 
 
+@pytest.mark.slow
 def test_websocket_without_a_token_is_closed_with_4403(server: ServerProcess) -> None:
     for payload in ({}, {"authorization": "Bearer wrong-token"}, {"token": ""}):
         with ws_connect(server) as ws:
@@ -395,6 +397,7 @@ def test_websocket_without_a_token_is_closed_with_4403(server: ServerProcess) ->
         assert closed.value.rcvd.code == 4403
 
 
+@pytest.mark.slow
 def test_websocket_with_a_read_token_tails_events(server: ServerProcess) -> None:
     with ws_connect(server) as ws:
         assert ws_init(ws, {"authorization": f"Bearer {READ}"}) == {"type": "connection_ack"}
@@ -420,6 +423,7 @@ def test_websocket_with_a_read_token_tails_events(server: ServerProcess) -> None
         assert seen["payload"]["data"]["eventLogged"]["id"].startswith("tail-")
 
 
+@pytest.mark.slow
 def test_websocket_with_a_write_token_cannot_subscribe(server: ServerProcess) -> None:
     with ws_connect(server) as ws:
         assert ws_init(ws, {"authorization": f"Bearer {WRITE}"}) == {"type": "connection_ack"}
@@ -433,6 +437,7 @@ def test_websocket_with_a_write_token_cannot_subscribe(server: ServerProcess) ->
     assert errors[0]["extensions"]["requestId"]
 
 
+@pytest.mark.slow
 def test_websocket_header_token_works_too(server: ServerProcess) -> None:
     with connect(
         server.ws_url,
@@ -443,6 +448,7 @@ def test_websocket_header_token_works_too(server: ServerProcess) -> None:
         assert ws_init(ws, {}) == {"type": "connection_ack"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "message",
     [
@@ -468,6 +474,7 @@ def test_websocket_unreadable_message_closes_the_socket(
     assert closed.value.rcvd.code in (4400, 4403)
 
 
+@pytest.mark.slow
 def test_zz_tokens_never_reach_the_server_log(server: ServerProcess) -> None:
     """Runs last in the module: every request above, good and bad tokens, is in the log."""
     server.post("{ eventCount }", headers=bearer("unknown-token-in-log-test"))
@@ -481,6 +488,7 @@ def test_zz_tokens_never_reach_the_server_log(server: ServerProcess) -> None:
     assert "Traceback" not in output, output
 
 
+@pytest.mark.slow
 def test_server_reads_tokens_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
     path.write_text("from-file-tok:read\n")
