@@ -1,4 +1,4 @@
-"""The `api` fixture of the API tests, and helpers to arrange rows directly.
+"""The Api client behind the `api` fixture (conftest.py), and helpers to arrange rows directly.
 
 The app, the client and the response checks come from graphql_client:
 `Api.post` sends every request through `send` and checks every response with
@@ -7,7 +7,7 @@ carried may come back as a marker either): no traceback, SQL or connection
 details (the DSN included) in any response, and every error carries a known
 extensions.code and extensions.requestId and no table or column name.
 
-Each test module declares its `api` fixture over `serving(store, schema_url)`.
+The `api` fixture of conftest.py is `serving(store, schema_url)`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Api:
 
 @asynccontextmanager
 async def serving(store: Store, dsn: str) -> AsyncIterator[Api]:
-    """An Api over the app built on an open store (each test module's `api` fixture)."""
+    """An Api over the app built on an open store (the `api` fixture of conftest.py)."""
     async with open_client(store) as client:
         yield Api(client=client, dsn=dsn)
 

@@ -24,12 +24,6 @@ LOG_EVENT = "mutation($e: AuditEventInput!) { logEvent(input: $e) { id } }"
 LOG_EVENTS = "mutation($e: [AuditEventInput!]!) { logEvents(inputs: $e) { accepted } }"
 
 
-@pytest.fixture
-async def api(store: Store, schema_url: str) -> AsyncIterator[Api]:
-    async with serving(store, schema_url) as client:
-        yield client
-
-
 def event(**fields: Any) -> dict[str, Any]:
     return {"toolName": "t", "success": True, **fields}
 

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from api_client import Api, count_rows, gql, insert, serving
+from api_client import Api, count_rows, gql, insert
 from graphql_client import EVENT_FIELDS
 
 from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY
-from graph.store import Store
 
 NOW = "2026-03-15T12:00:00+00:00"
 LOG_EVENT = f"mutation($e: AuditEventInput!) {{ logEvent(input: $e) {{ {EVENT_FIELDS} }} }}"
@@ -53,12 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "authorized": True,
     "eventKind": "mcp_tool_call",
 }
-
-
-@pytest.fixture
-async def api(store: Store, schema_url: str) -> AsyncIterator[Api]:
-    async with serving(store, schema_url) as client:
-        yield client
 
 
 async def log_event(api: Api, event: dict[str, Any]) -> dict[str, Any]:

@@ -65,16 +65,9 @@ INTROSPECTION = "{ __schema { queryType { name } types { name } } }"
 
 
 @pytest.fixture
-async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def token_client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """The app with the four tokens configured."""
     async with app_client(store, tokens=TOKENS) as client:
-        yield client
-
-
-@pytest.fixture
-async def open_client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with no token configured."""
-    async with app_client(store) as client:
         yield client
 
 
@@ -93,9 +86,9 @@ async def field_codes(client: httpx.AsyncClient, query: str, headers: dict[str, 
 
 
 async def test_no_token_is_401_with_unauthenticated_in_the_body(
-    client: httpx.AsyncClient,
+    token_client: httpx.AsyncClient,
 ) -> None:
-    response = await client.post("/graphql", json={"query": "{ overview { totalCalls } }"})
+    response = await token_client.post("/graphql", json={"query": "{ overview { totalCalls } }"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     body = response.json()
@@ -117,8 +110,10 @@ async def test_no_token_is_401_with_unauthenticated_in_the_body(
     ],
     ids=["bearer", "api-key", "longer", "prefix", "basic-scheme", "empty-bearer", "empty-key"],
 )
-async def test_unknown_token_is_401(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    response = await client.post(
+async def test_unknown_token_is_401(
+    token_client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await token_client.post(
         "/graphql", json={"query": "{ overview { totalCalls } }"}, headers=headers
     )
     assert response.status_code == 401
@@ -132,16 +127,16 @@ async def test_unknown_token_is_401(client: httpx.AsyncClient, headers: dict[str
     ids=["bearer", "bearer-lowercase", "x-api-key"],
 )
 async def test_bearer_and_x_api_key_both_authenticate(
-    client: httpx.AsyncClient, headers: dict[str, str]
+    token_client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    data = await data_of(client, "{ eventCount }", headers=headers)
+    data = await data_of(token_client, "{ eventCount }", headers=headers)
     assert data == {"eventCount": 0}
 
 
 async def test_a_401_is_refused_before_graphql_runs(
-    client: httpx.AsyncClient, db: psycopg.Connection
+    token_client: httpx.AsyncClient, db: psycopg.Connection
 ) -> None:
-    response = await client.post("/graphql", json={"query": LOG_EVENT})
+    response = await token_client.post("/graphql", json={"query": LOG_EVENT})
     assert response.status_code == 401
     assert row_count(db) == 0
 
@@ -150,16 +145,18 @@ async def test_a_401_is_refused_before_graphql_runs(
 
 
 @pytest.mark.parametrize("field", sorted(QUERY_FIELDS))
-async def test_read_token_runs_every_query_field(client: httpx.AsyncClient, field: str) -> None:
-    data = await data_of(client, QUERY_FIELDS[field], headers=bearer(READ))
+async def test_read_token_runs_every_query_field(
+    token_client: httpx.AsyncClient, field: str
+) -> None:
+    data = await data_of(token_client, QUERY_FIELDS[field], headers=bearer(READ))
     assert field in data
 
 
 @pytest.mark.parametrize("mutation", [LOG_EVENT, LOG_EVENTS], ids=["logEvent", "logEvents"])
 async def test_read_token_cannot_write_and_nothing_is_written(
-    client: httpx.AsyncClient, db: psycopg.Connection, mutation: str
+    token_client: httpx.AsyncClient, db: psycopg.Connection, mutation: str
 ) -> None:
-    body = await post(client, mutation, headers=bearer(READ), secrets=ALL_TOKENS)
+    body = await post(token_client, mutation, headers=bearer(READ), secrets=ALL_TOKENS)
     assert body["data"] is None
     assert codes(body) == ["FORBIDDEN"]
     assert "'write' scope" in body["errors"][0]["message"]
@@ -167,75 +164,82 @@ async def test_read_token_cannot_write_and_nothing_is_written(
 
 
 @pytest.mark.parametrize("token", [READ, WRITE, READ_WRITE])
-async def test_admin_fields_need_admin(client: httpx.AsyncClient, token: str) -> None:
-    assert await field_codes(client, ADMIN_QUERY, bearer(token)) == ["FORBIDDEN"]
-    assert await field_codes(client, RUN_MAINTENANCE, bearer(token)) == ["FORBIDDEN"]
+async def test_admin_fields_need_admin(token_client: httpx.AsyncClient, token: str) -> None:
+    assert await field_codes(token_client, ADMIN_QUERY, bearer(token)) == ["FORBIDDEN"]
+    assert await field_codes(token_client, RUN_MAINTENANCE, bearer(token)) == ["FORBIDDEN"]
 
 
-async def test_write_token_can_log(client: httpx.AsyncClient, db: psycopg.Connection) -> None:
-    assert await data_of(client, LOG_EVENT, headers=bearer(WRITE)) == {"logEvent": {"id": "auth-1"}}
-    assert await data_of(client, LOG_EVENTS, headers={"x-api-key": WRITE}) == {
+async def test_write_token_can_log(token_client: httpx.AsyncClient, db: psycopg.Connection) -> None:
+    assert await data_of(token_client, LOG_EVENT, headers=bearer(WRITE)) == {
+        "logEvent": {"id": "auth-1"}
+    }
+    assert await data_of(token_client, LOG_EVENTS, headers={"x-api-key": WRITE}) == {
         "logEvents": {"accepted": 1}
     }
     assert row_count(db) == 2
 
 
 @pytest.mark.parametrize("field", sorted(QUERY_FIELDS))
-async def test_write_token_cannot_query(client: httpx.AsyncClient, field: str) -> None:
-    body = await post(client, QUERY_FIELDS[field], headers=bearer(WRITE), secrets=ALL_TOKENS)
+async def test_write_token_cannot_query(token_client: httpx.AsyncClient, field: str) -> None:
+    body = await post(token_client, QUERY_FIELDS[field], headers=bearer(WRITE), secrets=ALL_TOKENS)
     assert codes(body) == ["FORBIDDEN"]
     assert "'read' scope" in body["errors"][0]["message"]
 
 
-async def test_forbidden_is_per_field(client: httpx.AsyncClient) -> None:
+async def test_forbidden_is_per_field(token_client: httpx.AsyncClient) -> None:
     """A field the token may not see is null with FORBIDDEN; the rest of the query answers."""
     body = await post(
-        client, '{ __typename event(id: "x") { id } }', headers=bearer(WRITE), secrets=ALL_TOKENS
+        token_client,
+        '{ __typename event(id: "x") { id } }',
+        headers=bearer(WRITE),
+        secrets=ALL_TOKENS,
     )
     assert body["data"] == {"__typename": "Query", "event": None}
     assert codes(body) == ["FORBIDDEN"]
     assert body["errors"][0]["path"] == ["event"]
 
 
-async def test_read_and_write_scopes_combine(client: httpx.AsyncClient) -> None:
+async def test_read_and_write_scopes_combine(token_client: httpx.AsyncClient) -> None:
     headers = bearer(READ_WRITE)
-    await data_of(client, LOG_EVENT, headers=headers)
-    assert await data_of(client, '{ event(id: "auth-1") { id } }', headers=headers) == {
+    await data_of(token_client, LOG_EVENT, headers=headers)
+    assert await data_of(token_client, '{ event(id: "auth-1") { id } }', headers=headers) == {
         "event": {"id": "auth-1"}
     }
 
 
-async def test_admin_reaches_everything(client: httpx.AsyncClient, db: psycopg.Connection) -> None:
+async def test_admin_reaches_everything(
+    token_client: httpx.AsyncClient, db: psycopg.Connection
+) -> None:
     headers = bearer(ADMIN)
     for query in QUERY_FIELDS.values():
-        await data_of(client, query, headers=headers)
-    partitions = (await data_of(client, ADMIN_QUERY, headers=headers))["partitions"]
+        await data_of(token_client, query, headers=headers)
+    partitions = (await data_of(token_client, ADMIN_QUERY, headers=headers))["partitions"]
     assert {"name": "audit_logs_default", "isDefault": True} in partitions
-    await data_of(client, LOG_EVENT, headers=headers)
-    await data_of(client, LOG_EVENTS, headers=headers)
+    await data_of(token_client, LOG_EVENT, headers=headers)
+    await data_of(token_client, LOG_EVENTS, headers=headers)
     assert row_count(db) == 2
-    report = (await data_of(client, RUN_MAINTENANCE, headers=headers))["runMaintenance"]
+    report = (await data_of(token_client, RUN_MAINTENANCE, headers=headers))["runMaintenance"]
     assert report["errors"] == []
 
 
 # --- GraphiQL and introspection ---------------------------------------------------------
 
 
-async def test_graphiql_needs_a_token(client: httpx.AsyncClient) -> None:
-    page = await client.get("/graphql", headers={"accept": "text/html"})
+async def test_graphiql_needs_a_token(token_client: httpx.AsyncClient) -> None:
+    page = await token_client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 401
     assert "graphiql" not in page.text.lower()
-    page = await client.get("/graphql", headers={"accept": "text/html", **bearer(READ)})
+    page = await token_client.get("/graphql", headers={"accept": "text/html", **bearer(READ)})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
 
 
-async def test_introspection_needs_a_token(client: httpx.AsyncClient) -> None:
-    response = await client.post("/graphql", json={"query": INTROSPECTION})
+async def test_introspection_needs_a_token(token_client: httpx.AsyncClient) -> None:
+    response = await token_client.post("/graphql", json={"query": INTROSPECTION})
     assert response.status_code == 401
     assert "__schema" not in response.text
     for token in ALL_TOKENS:
-        data = await data_of(client, INTROSPECTION, headers=bearer(token))
+        data = await data_of(token_client, INTROSPECTION, headers=bearer(token))
         assert data["__schema"]["queryType"] == {"name": "Query"}
 
 
@@ -243,34 +247,32 @@ async def test_introspection_needs_a_token(client: httpx.AsyncClient) -> None:
 
 
 async def test_without_tokens_everyone_has_every_scope(
-    open_client: httpx.AsyncClient, db: psycopg.Connection
+    client: httpx.AsyncClient, db: psycopg.Connection
 ) -> None:
     for query in QUERY_FIELDS.values():
-        await data_of(open_client, query)
-    await data_of(open_client, ADMIN_QUERY)
-    await data_of(open_client, LOG_EVENT)
-    await data_of(open_client, LOG_EVENTS)
+        await data_of(client, query)
+    await data_of(client, ADMIN_QUERY)
+    await data_of(client, LOG_EVENT)
+    await data_of(client, LOG_EVENTS)
     assert row_count(db) == 2
-    await data_of(open_client, RUN_MAINTENANCE)
-    page = await open_client.get("/graphql", headers={"accept": "text/html"})
+    await data_of(client, RUN_MAINTENANCE)
+    page = await client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
 
 
 async def test_without_tokens_a_token_sent_anyway_is_ignored(
-    open_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
 ) -> None:
-    assert await data_of(open_client, "{ eventCount }", headers=bearer("anything")) == {
-        "eventCount": 0
-    }
+    assert await data_of(client, "{ eventCount }", headers=bearer("anything")) == {"eventCount": 0}
 
 
 # --- probes ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-async def test_probes_need_no_token(client: httpx.AsyncClient, path: str) -> None:
-    response = await client.get(path)
+async def test_probes_need_no_token(token_client: httpx.AsyncClient, path: str) -> None:
+    response = await token_client.get(path)
     assert response.status_code == 200, response.text
 
 
@@ -375,6 +377,7 @@ SUBSCRIBE = {
 }
 
 
+@pytest.mark.slow
 def test_server_http_needs_a_token(server: ServerProcess) -> None:
     assert server.post("{ eventCount }").status_code == 401
     assert server.post("{ eventCount }", headers=bearer("wrong-token")).status_code == 401
@@ -383,6 +386,7 @@ def test_server_http_needs_a_token(server: ServerProcess) -> None:
     assert "errors" not in response.json()
 
 
+@pytest.mark.slow
 def test_websocket_without_a_token_is_closed_with_4403(server: ServerProcess) -> None:
     for payload in ({}, {"authorization": "Bearer wrong-token"}, {"token": ""}):
         with ws_connect(server) as ws:
@@ -393,6 +397,7 @@ def test_websocket_without_a_token_is_closed_with_4403(server: ServerProcess) ->
         assert closed.value.rcvd.code == 4403
 
 
+@pytest.mark.slow
 def test_websocket_with_a_read_token_tails_events(server: ServerProcess) -> None:
     with ws_connect(server) as ws:
         assert ws_init(ws, {"authorization": f"Bearer {READ}"}) == {"type": "connection_ack"}
@@ -418,6 +423,7 @@ def test_websocket_with_a_read_token_tails_events(server: ServerProcess) -> None
         assert seen["payload"]["data"]["eventLogged"]["id"].startswith("tail-")
 
 
+@pytest.mark.slow
 def test_websocket_with_a_write_token_cannot_subscribe(server: ServerProcess) -> None:
     with ws_connect(server) as ws:
         assert ws_init(ws, {"authorization": f"Bearer {WRITE}"}) == {"type": "connection_ack"}
@@ -431,6 +437,7 @@ def test_websocket_with_a_write_token_cannot_subscribe(server: ServerProcess) ->
     assert errors[0]["extensions"]["requestId"]
 
 
+@pytest.mark.slow
 def test_websocket_header_token_works_too(server: ServerProcess) -> None:
     with connect(
         server.ws_url,
@@ -441,6 +448,7 @@ def test_websocket_header_token_works_too(server: ServerProcess) -> None:
         assert ws_init(ws, {}) == {"type": "connection_ack"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "message",
     [
@@ -466,6 +474,7 @@ def test_websocket_unreadable_message_closes_the_socket(
     assert closed.value.rcvd.code in (4400, 4403)
 
 
+@pytest.mark.slow
 def test_zz_tokens_never_reach_the_server_log(server: ServerProcess) -> None:
     """Runs last in the module: every request above, good and bad tokens, is in the log."""
     server.post("{ eventCount }", headers=bearer("unknown-token-in-log-test"))
@@ -479,6 +488,7 @@ def test_zz_tokens_never_reach_the_server_log(server: ServerProcess) -> None:
     assert "Traceback" not in output, output
 
 
+@pytest.mark.slow
 def test_server_reads_tokens_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
     path.write_text("from-file-tok:read\n")

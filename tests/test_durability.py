@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from live_server import ServerProcess
+
+pytestmark = pytest.mark.slow
 
 CLIENTS = 64
 LOG_EVENT = "mutation($e: AuditEventInput!) { logEvent(input: $e) { id } }"

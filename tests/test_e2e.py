@@ -17,6 +17,8 @@ import pytest
 from live_server import ServerProcess
 from websockets.sync.client import connect
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:

@@ -37,6 +37,7 @@ def lock_is_free(data_dir: Path) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_start_stop_restart_keeps_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"  # does not exist yet: start creates it
     first = EmbeddedPostgres(data_dir)
@@ -84,6 +85,7 @@ def test_start_stop_restart_keeps_data(tmp_path: Path) -> None:
         first.stop()
 
 
+@pytest.mark.slow
 def test_failed_start_releases_the_directory(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()

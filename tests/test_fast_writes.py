@@ -61,7 +61,8 @@ class Served(Api):
 
 
 @pytest.fixture
-async def api(store: Store, schema_url: str) -> AsyncIterator[Served]:
+async def served(store: Store, schema_url: str) -> AsyncIterator[Served]:
+    """The app, and a client of it that also sees the app's known write documents."""
     app = create_app(Settings(database_url="unused"), store=store)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -157,13 +158,13 @@ def comparable(body: dict[str, Any], server_ids: bool) -> dict[str, Any]:
 
 
 async def both_ways(
-    api: Served, db: psycopg.Connection, query: str, variables: dict[str, Any], server_ids: bool
+    served: Served, db: psycopg.Connection, query: str, variables: dict[str, Any], server_ids: bool
 ) -> None:
     """The executor's answer and rows first (which makes the document known), then the plain one."""
     answers, rows = [], []
     for extra in (EXECUTOR, {}):
         db.execute("DELETE FROM audit_logs")
-        response = await api.client.post(
+        response = await served.client.post(
             "/graphql", json={"query": query, "variables": variables, **extra}
         )
         assert response.status_code == 200, response.text
@@ -183,10 +184,12 @@ HYPOTHESIS = settings(
 @HYPOTHESIS
 @given(event=events(), query=st.sampled_from([LOG_EVENT, LOG_EVENT_ALIASED]))
 async def test_log_event_answers_as_the_executor_does(
-    api: Api, db: psycopg.Connection, event: dict[str, Any], query: str
+    served: Served, db: psycopg.Connection, event: dict[str, Any], query: str
 ) -> None:
     variable = "e" if query is LOG_EVENT else "event"
-    await both_ways(api, db, query, {variable: event}, server_ids=type(event.get("id")) is not str)
+    await both_ways(
+        served, db, query, {variable: event}, server_ids=type(event.get("id")) is not str
+    )
 
 
 @settings(HYPOTHESIS, max_examples=40)
@@ -198,9 +201,9 @@ async def test_log_event_answers_as_the_executor_does(
     )
 )
 async def test_log_events_answers_as_the_executor_does(
-    api: Api, db: psycopg.Connection, batch: Any
+    served: Served, db: psycopg.Connection, batch: Any
 ) -> None:
-    await both_ways(api, db, LOG_EVENTS, {"es": batch}, server_ids=True)
+    await both_ways(served, db, LOG_EVENTS, {"es": batch}, server_ids=True)
 
 
 @pytest.mark.parametrize(
@@ -214,12 +217,12 @@ async def test_log_events_answers_as_the_executor_does(
     ],
 )
 async def test_requests_around_the_prepared_shape_answer_the_same(
-    api: Api, db: psycopg.Connection, query: str, variables: Any, operation_name: str | None
+    served: Served, db: psycopg.Connection, query: str, variables: Any, operation_name: str | None
 ) -> None:
     answers = []
     for extra in (EXECUTOR, {}):
         db.execute("DELETE FROM audit_logs")
-        response = await api.client.post(
+        response = await served.client.post(
             "/graphql",
             json={"query": query, "variables": variables, "operationName": operation_name, **extra},
         )
@@ -233,11 +236,13 @@ FRAGMENT = "fragment F on AuditEvent { id }"
 USUAL_EVENT = {"e": {"toolName": "t", "success": True}}
 
 
-async def learned(api: Served, query: str) -> bool:
+async def learned(served: Served, query: str) -> bool:
     """Whether the app knows `query` as a write document after it ran once."""
-    await api.client.post("/graphql", json={"query": query, "variables": USUAL_EVENT, **EXECUTOR})
-    assert api.documents is not None
-    return query in api.documents.documents
+    await served.client.post(
+        "/graphql", json={"query": query, "variables": USUAL_EVENT, **EXECUTOR}
+    )
+    assert served.documents is not None
+    return query in served.documents.documents
 
 
 @pytest.mark.parametrize(
@@ -253,41 +258,41 @@ async def learned(api: Served, query: str) -> bool:
         "mutation { runMaintenance { lockAcquired } }",
     ],
 )
-async def test_only_the_plain_write_shape_is_learned(api: Served, query: str) -> None:
-    assert not await learned(api, query)
+async def test_only_the_plain_write_shape_is_learned(served: Served, query: str) -> None:
+    assert not await learned(served, query)
 
 
 @pytest.mark.parametrize("query", [LOG_EVENT, LOG_EVENT_ALIASED, LOG_EVENTS])
-async def test_the_plain_write_documents_are_learned(api: Served, query: str) -> None:
-    assert await learned(api, query)
+async def test_the_plain_write_documents_are_learned(served: Served, query: str) -> None:
+    assert await learned(served, query)
 
 
 async def test_the_usual_write_takes_the_short_path_once_known(
-    api: Served, db: psycopg.Connection
+    served: Served, db: psycopg.Connection
 ) -> None:
-    assert api.documents is not None
+    assert served.documents is not None
     for attempt in range(3):
         body = {"query": LOG_EVENT, "variables": {"e": {"id": f"u{attempt}", "toolName": "t",
                                                          "success": True}}}  # fmt: skip
-        response = await api.client.post("/graphql", json=body)
+        response = await served.client.post("/graphql", json=body)
         assert response.json()["data"]["logEvent"]["id"] == f"u{attempt}"
     # The first request made the document known; the next two took the short path.
-    assert api.documents.answered["logEvent"] == 2
+    assert served.documents.answered["logEvent"] == 2
     assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (3,)
 
 
 async def test_a_declined_request_is_counted_and_logged_once(
-    api: Served, caplog: pytest.LogCaptureFixture
+    served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert api.documents is not None and await learned(api, LOG_EVENT)
+    assert served.documents is not None and await learned(served, LOG_EVENT)
     caplog.set_level(logging.INFO, logger="graph.schema.writes")
     null_default = {"e": {"toolName": "t", "success": True, "durationMs": None}}
     for _ in range(3):
-        response = await api.client.post(
+        response = await served.client.post(
             "/graphql", json={"query": LOG_EVENT, "variables": null_default}
         )
         assert response.json()["data"]["logEvent"]["durationMs"] == 0  # the executor's default
-    assert api.documents.declined["variables the decoder does not take"] == 3
+    assert served.documents.declined["variables the decoder does not take"] == 3
     logged = [r for r in caplog.records if "left to the executor" in r.getMessage()]
     assert len(logged) == 1
 

@@ -29,12 +29,10 @@ import graphql
 import httpx
 import psycopg
 import pytest
-from graphql_client import LEAK_MARKERS, MESSAGE_LEAK_MARKERS, app_client, assert_safe
+from graphql_client import LEAK_MARKERS, MESSAGE_LEAK_MARKERS, assert_safe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
-
-from graph.store import Store
 
 SDL = (Path(__file__).resolve().parent.parent / "schema.graphql").read_text()
 QUERY_FIELDS = [
@@ -415,12 +413,6 @@ def check_table(db: psycopg.Connection, ledger: Ledger) -> None:
 
 
 # --- the tests ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def client(store: Store) -> Any:
-    async with app_client(store) as client:
-        yield client
 
 
 @pytest.mark.parametrize("mode", [Mode.POSITIVE, Mode.NEGATIVE], ids=["valid", "one-violation"])

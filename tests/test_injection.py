@@ -9,16 +9,13 @@ occurrences of %, _ and \\; and the table is still there, with every row.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import graphql_client
 import httpx
 import psycopg
 import pytest
-from graphql_client import EVENT_FIELDS, app_client
-
-from graph.store import Store
+from graphql_client import EVENT_FIELDS
 
 DROP = "x'; DROP TABLE audit_logs; --"
 PAYLOADS = [
@@ -80,12 +77,6 @@ def hostile_event(index: int, payload: str) -> dict[str, Any]:
         parameters={"q": payload, payload: [payload, {"nested": payload}]},
     )
     return event
-
-
-@pytest.fixture
-async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(store) as client:
-        yield client
 
 
 @pytest.fixture

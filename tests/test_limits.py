@@ -37,13 +37,6 @@ async def bad_input(
     return str(error["message"])
 
 
-@pytest.fixture
-async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with the default limits."""
-    async with app_client(store) as client:
-        yield client
-
-
 # --- limits on the document -------------------------------------------------------------
 
 

@@ -359,6 +359,7 @@ def round_of_ticks(
     return results
 
 
+@pytest.mark.slow
 def test_each_tick_runs_exactly_once_across_two_then_four_processes(
     migrated: str, db: psycopg.Connection, lock_key: int
 ) -> None:

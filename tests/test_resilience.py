@@ -81,6 +81,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         running.stop()  # SIGTERM: serve stops its embedded PostgreSQL too
 
 
+@pytest.mark.slow
 def test_database_down_then_back_without_restart(server: ServerProcess) -> None:
     assert succeeded(server.post(LOG_EVENT, {"e": event("before")})) == {
         "logEvent": {"id": "before"}
