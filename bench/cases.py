@@ -76,26 +76,21 @@ class CaseResult:
             self.target = f"{'<=' if self.kind == 'latency' else '>='} {limit:g}x"
 
 
+@dataclass
 class Bench:
     """Shared state of one run: the server, the database, the window, the settings."""
 
-    def __init__(
-        self,
-        server: ServerProcess,
-        db: BenchDatabase,
-        window: StatsWindow,
-        repeats: int,
-        duration: float,
-        events: int,
-    ) -> None:
-        self.server = server
-        self.db = db
-        self.window = window
-        self.repeats = repeats
-        self.duration = duration
-        self.events = events
-        self.ids = writes.WriteIds()
-        self.cpu = CpuMeter(server, db.pgdata)
+    server: ServerProcess
+    db: BenchDatabase
+    window: StatsWindow
+    repeats: int
+    duration: float
+    events: int
+    ids: writes.WriteIds = field(default_factory=writes.WriteIds)
+    cpu: CpuMeter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cpu = CpuMeter(self.server, self.db.pgdata)
 
     def post(self, body: bytes) -> bytes:
         return build_request(self.server.host, self.server.port, "POST", "/graphql", body)

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from api_client import Api, gql
 
 
 def at(hour: int, minute: int = 0, day: int = 15) -> datetime:
@@ -140,3 +141,24 @@ def entry(dimension: str, count: int, success_rate: float, avg: float) -> dict[s
         "successRate": pytest.approx(success_rate),
         "avgDurationMs": pytest.approx(avg),
     }
+
+
+async def walk_pages(
+    api: Api, sort_by: str, order: str, limit: int, flt: str = "{}", most: int = len(EVENTS)
+) -> list[list[str]]:
+    """Follow endCursor from the first page to the last; the ids of each page."""
+    pages: list[list[str]] = []
+    after: str | None = None
+    query = (
+        f"query($after: String) {{ events(filter: {flt}, sortBy: {sort_by}, "
+        f"sortOrder: {order}, limit: {limit}, after: $after) "
+        "{ items { id } hasNextPage endCursor } }"
+    )
+    while True:
+        page = (await gql(api, query, {"after": after}))["events"]
+        pages.append(ids(page))
+        assert page["endCursor"] is not None
+        if not page["hasNextPage"]:
+            return pages
+        assert len(pages) <= most, "paging does not end"
+        after = page["endCursor"]

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 from api_client import Api, Recording, gql, insert
-from api_dataset import EVENTS, at, ids, row
+from api_dataset import EVENTS, at, ids, row, walk_pages
 from graphql_client import EVENT_FIELDS
 
 # --- event -------------------------------------------------------------------
@@ -290,27 +290,6 @@ async def test_events_limit_bounds_are_accepted(api: Api, seeded: None) -> None:
     )
     assert ids(data["one"]) == ["e7"]
     assert ids(data["most"]) == []
-
-
-async def walk_pages(
-    api: Api, sort_by: str, order: str, limit: int, flt: str = "{}"
-) -> list[list[str]]:
-    """Follow endCursor from the first page to the last; the ids of each page."""
-    pages: list[list[str]] = []
-    after: str | None = None
-    query = (
-        f"query($after: String) {{ events(filter: {flt}, sortBy: {sort_by}, "
-        f"sortOrder: {order}, limit: {limit}, after: $after) "
-        "{ items { id } hasNextPage endCursor } }"
-    )
-    while True:
-        page = (await gql(api, query, {"after": after}))["events"]
-        pages.append(ids(page))
-        assert page["endCursor"] is not None
-        if not page["hasNextPage"]:
-            return pages
-        assert len(pages) <= len(EVENTS), "paging does not end"
-        after = page["endCursor"]
 
 
 @pytest.mark.parametrize("order", ["ASC", "DESC"])

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 import reference
 from api_client import Api, gql
-from api_dataset import BUCKET, DISCOVERY, ENRICHMENT, ENTRY, OVERVIEW, PERFORMANCE, at, ids
+from api_dataset import (
+    BUCKET,
+    DISCOVERY,
+    ENRICHMENT,
+    ENTRY,
+    OVERVIEW,
+    PERFORMANCE,
+    at,
+    walk_pages,
+)
 from graphql_client import EVENT_FIELDS
 
 
@@ -132,20 +141,8 @@ async def test_statistics_agree_with_the_reference(
 async def test_cursor_paging_over_the_larger_set_agrees_with_the_reference(
     api: Api, generated: list[dict[str, Any]], sort_by: str, order: str
 ) -> None:
-    flt = '{source: "mcp"}'
-    seen: list[str] = []
-    after: str | None = None
-    query = (
-        f"query($after: String) {{ events(filter: {flt}, sortBy: {sort_by}, "
-        f"sortOrder: {order}, limit: 37, after: $after) "
-        "{ items { id } hasNextPage endCursor } }"
-    )
-    while True:
-        page = (await gql(api, query, {"after": after}))["events"]
-        seen += ids(page)
-        if not page["hasNextPage"]:
-            break
-        after = page["endCursor"]
+    pages = await walk_pages(api, sort_by, order, 37, '{source: "mcp"}', most=len(generated))
+    seen = [event_id for page in pages for event_id in page]
     expected = reference.query(generated, {"source": "mcp"}, sort_by.lower(), order.lower())
     assert seen == [event["id"] for event in expected]
     assert len(set(seen)) == len(seen) > 37

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from store_helpers import NOW, at, ev
 
 from graph.store import (
     BreakdownEntry,
@@ -26,21 +27,8 @@ from graph.store import (
     TimeseriesBucket,
 )
 
-NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the `clock` fixture's "now"
 MICROSECOND = timedelta(microseconds=1)
 EVERYTHING = MetricsFilter(start=datetime(2026, 1, 1, tzinfo=UTC), end=NOW)
-
-
-def at(day: int, hour: int = 0, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:
-    """A moment in March 2026, UTC."""
-    return datetime(2026, 3, day, hour, minute, second, micro, tzinfo=UTC)
-
-
-def ev(**fields: Any) -> NewEvent:
-    fields.setdefault("tool_name", "tool")
-    fields.setdefault("success", True)
-    fields.setdefault("timestamp", NOW - timedelta(hours=1))
-    return NewEvent(**fields)
 
 
 def bucket(moment: datetime, count: int = 0, ok: int = 0, avg: float = 0.0) -> TimeseriesBucket:

@@ -7,12 +7,13 @@ AuditEvent is derived from the columns (graph/store/columns.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+import typing
 from typing import Any
 
 import strawberry
 
-from graph.store import EventFilter
+from graph.store import EventFilter, models
 from graph.store.columns import INPUT_COLUMNS, Column
 
 from .inputs import graphql_type
@@ -52,106 +53,39 @@ class EventPage:
         return await info.context.store.count(self.filter)
 
 
-@strawberry.type
-class UserLabel:
-    user_id: str
-    email: str
+def graphql_of(hint: Any) -> Any:
+    """A store field's GraphQL type: counts are Long, lists of store values their mirrors."""
+    if hint is int:
+        return Long
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return list[MIRRORS.get(item) or graphql_of(item)]  # type: ignore[misc]
+    return hint
 
 
-@strawberry.type
-class FilterOptions:
-    users: list[str]
-    tools: list[str]
-    toolkit_kinds: list[str]
-    sources: list[str]
-    event_kinds: list[str]
-    user_labels: list[UserLabel]
+def mirror(model: type) -> Any:
+    """The GraphQL type of a store dataclass, with the same name and fields."""
+    hints = typing.get_type_hints(model)
+    annotations = {field.name: graphql_of(hints[field.name]) for field in dataclasses.fields(model)}
+    graphql_type = strawberry.type(
+        type(model.__name__, (), {"__module__": __name__, "__annotations__": annotations})
+    )
+    MIRRORS[model] = graphql_type
+    return graphql_type
 
 
-@strawberry.type
-class TimeseriesBucket:
-    bucket: datetime
-    count: Long
-    success_count: Long
-    error_count: Long
-    avg_duration_ms: float
-
-
-@strawberry.type
-class BreakdownEntry:
-    dimension: str
-    count: Long
-    success_rate: float
-    avg_duration_ms: float
-
-
-@strawberry.type
-class Overview:
-    total_calls: Long
-    success_rate: float
-    avg_duration_ms: float
-    unique_users: Long
-    unique_tools: Long
-    enrichment_rate: float
-    error_count: Long
-
-
-@strawberry.type
-class PerformanceStats:
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    avg_ms: float
-    max_ms: float
-    avg_response_chars: float
-    avg_request_chars: float
-
-
-@strawberry.type
-class EnrichmentStats:
-    total_calls: Long
-    enriched_calls: Long
-    enrichment_rate: float
-    full_count: Long
-    summary_count: Long
-    reference_count: Long
-    none_count: Long
-    total_tokens_full: Long
-    total_tokens_dedup: Long
-    tokens_saved: Long
-    avg_tokens_full: float
-    avg_tokens_dedup: float
-    unique_sessions: Long
-
-
-@strawberry.type
-class DiscoveryStats:
-    total_sessions: Long
-    discovery_sessions: Long
-    query_sessions: Long
-    discovery_before_query: Long
-    discovery_rate: float
-    query_without_discovery: Long
-    top_discovery_tools: list[BreakdownEntry]
-
-
-@strawberry.type
-class PartitionInfo:
-    name: str
-    range_start: datetime | None
-    range_end: datetime | None
-    is_default: bool
-    approx_rows: Long
-
-
-@strawberry.type
-class MaintenanceReport:
-    ran_at: datetime
-    lock_acquired: bool
-    partitions_created: list[str]
-    rows_deleted: Long
-    partitions_dropped: list[str]
-    errors: list[str]
+MIRRORS: dict[type, Any] = {}
+# The statistics and reports are the store's own values (graph/store/models.py).
+UserLabel = mirror(models.UserLabel)
+FilterOptions = mirror(models.FilterOptions)
+TimeseriesBucket = mirror(models.TimeseriesBucket)
+BreakdownEntry = mirror(models.BreakdownEntry)
+Overview = mirror(models.Overview)
+PerformanceStats = mirror(models.PerformanceStats)
+EnrichmentStats = mirror(models.EnrichmentStats)
+DiscoveryStats = mirror(models.DiscoveryStats)
+PartitionInfo = mirror(models.PartitionInfo)
+MaintenanceReport = mirror(models.MaintenanceReport)
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeVar
@@ -23,6 +23,7 @@ from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD
 from graph.values import as_utc
 
 from . import events, maintenance, metrics, partitions
+from .conditions import Conditions
 from .errors import InvalidArgument, StoreUnavailable
 from .feed import EventFeed
 from .ingest import GroupCommit
@@ -477,7 +478,7 @@ class Store:
 
     # --- statistics ----------------------------------------------------------
 
-    def _scope(self, flt: MetricsFilter, tool_name: str = "") -> tuple[Any, metrics.Conditions]:
+    def _scope(self, flt: MetricsFilter, tool_name: str = "") -> tuple[Any, Conditions]:
         for name, value in (
             ("user_id", flt.user_id),
             ("event_kind", flt.event_kind),
@@ -513,26 +514,22 @@ class Store:
         async with self._reading() as conn:
             return await metrics.breakdown(conn, group_by, limit, where)
 
+    async def _summary(
+        self, flt: MetricsFilter, statistic: Callable[[AsyncConnection, Conditions], Awaitable[T]]
+    ) -> T:
+        """A statistic that summarises the filter's window in one row."""
+        _, where = self._scope(flt)
+        async with self._reading() as conn:
+            return await statistic(conn, where)
+
     async def overview(self, flt: MetricsFilter = MetricsFilter()) -> Overview:  # noqa: B008
-        _, where = self._scope(flt)
-        async with self._reading() as conn:
-            return await metrics.overview(conn, where)
+        return await self._summary(flt, metrics.overview)
 
-    async def performance(
-        self,
-        flt: MetricsFilter = MetricsFilter(),  # noqa: B008
-    ) -> PerformanceStats:
-        _, where = self._scope(flt)
-        async with self._reading() as conn:
-            return await metrics.performance(conn, where)
+    async def performance(self, flt: MetricsFilter = MetricsFilter()) -> PerformanceStats:  # noqa: B008
+        return await self._summary(flt, metrics.performance)
 
-    async def enrichment(
-        self,
-        flt: MetricsFilter = MetricsFilter(),  # noqa: B008
-    ) -> EnrichmentStats:
-        _, where = self._scope(flt)
-        async with self._reading() as conn:
-            return await metrics.enrichment(conn, where)
+    async def enrichment(self, flt: MetricsFilter = MetricsFilter()) -> EnrichmentStats:  # noqa: B008
+        return await self._summary(flt, metrics.enrichment)
 
     async def discovery(self, flt: MetricsFilter = MetricsFilter()) -> DiscoveryStats:  # noqa: B008
         """Sessions that discover before they query; `flt.user_id` does not apply (SPEC 3)."""
