@@ -39,7 +39,8 @@ def test_every_column_is_declared_as_the_table_declares_it(
     for column in COLUMNS:
         data_type, max_length, nullable, default = live[column.name]
         assert data_type == DATA_TYPES[column.kind], column.name
-        assert max_length == column.max_length, column.name
+        # A text column's limit is ours; a varchar's is the table's.
+        assert max_length == (column.max_length if column.kind == "varchar" else None), column.name
         assert (nullable == "NO") == column.not_null, column.name
         if column.declared_default:
             # The table's DEFAULT expression, evaluated, is the column's default.

@@ -29,14 +29,16 @@ INT4_MAX = 2**31 - 1
 class Column:
     """One column, as the table declares it and as the API treats it.
 
-    kind, max_length, not_null, declared_default: the table's declaration
-        (`varchar(max_length)`; `declared_default` when the table has a
-        DEFAULT, which is then `default`).
+    kind, not_null, declared_default: the table's declaration
+        (`declared_default` when the table has a DEFAULT, which is then `default`).
+    max_length: the most characters a value may hold: `varchar(max_length)`
+        for a varchar, a limit of ours for text.
     default: what an event holds when the caller gives none; None for a
         value `log` fills in (id, timestamp, event_kind) or leaves NULL
         (parameters). A required input has no default (`required`).
     required: the caller must give it (tool_name, success).
     written_by_caller: False for created_date, which `log` derives.
+    searched: `search` matches its text.
     """
 
     name: str
@@ -47,6 +49,7 @@ class Column:
     declared_default: bool = False
     required: bool = False
     written_by_caller: bool = True
+    searched: bool = False
 
     @property
     def is_text(self) -> bool:
@@ -66,9 +69,12 @@ class Column:
         return self.default
 
 
-def text(name: str, max_length: int | None = None, default: Any = "", **kw: Any) -> Column:
-    kind: Kind = "varchar" if max_length is not None else "text"
-    return Column(name, kind, default, max_length, **kw)
+def varchar(name: str, max_length: int, default: Any = "", **kw: Any) -> Column:
+    return Column(name, "varchar", default, max_length, **kw)
+
+
+def text(name: str, default: Any = "", **kw: Any) -> Column:
+    return Column(name, "text", default, **kw)
 
 
 def count(name: str, **kw: Any) -> Column:
@@ -77,33 +83,33 @@ def count(name: str, **kw: Any) -> Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    text("id", 32, default=None, not_null=True),
+    varchar("id", 32, default=None, not_null=True),
     Column("timestamp", "timestamptz", not_null=True),
     count("duration_ms"),
-    text("request_id", 255),
+    varchar("request_id", 255),
     text("session_id", declared_default=True),
-    text("user_id", 255),
-    text("user_email", 255),
-    text("persona", 100),
-    text("tool_name", 255, default=None, not_null=True, required=True),
-    text("toolkit_kind", 100),
-    text("toolkit_name", 100),
-    text("connection", 100),
+    varchar("user_id", 255, searched=True),
+    varchar("user_email", 255),
+    varchar("persona", 100, searched=True),
+    varchar("tool_name", 255, default=None, not_null=True, required=True, searched=True),
+    varchar("toolkit_kind", 100, searched=True),
+    varchar("toolkit_name", 100),
+    varchar("connection", 100, searched=True),
     Column("parameters", "jsonb"),
     Column("success", "boolean", not_null=True, required=True),
-    text("error_message"),
+    text("error_message", searched=True),
     count("response_chars", declared_default=True),
     count("request_chars", declared_default=True),
     count("content_blocks", declared_default=True),
-    text("transport", 30, default="stdio", declared_default=True),
-    text("source", 30, default="mcp", declared_default=True),
+    varchar("transport", 30, default="stdio", declared_default=True),
+    varchar("source", 30, default="mcp", declared_default=True),
     Column("enrichment_applied", "boolean", False, declared_default=True),
     count("enrichment_tokens_full", declared_default=True),
     count("enrichment_tokens_dedup", declared_default=True),
-    text("enrichment_mode", 20, declared_default=True),
-    text("enrichment_match_kind", 20, declared_default=True),
+    varchar("enrichment_mode", 20, declared_default=True),
+    varchar("enrichment_match_kind", 20, declared_default=True),
     Column("authorized", "boolean", True, declared_default=True),
-    text("event_kind", 64, default=None),
+    varchar("event_kind", 64, default=None),
     Column("created_date", "date", not_null=True, written_by_caller=False),
 )
 
@@ -112,3 +118,4 @@ BY_NAME = {column.name: column for column in COLUMNS}
 INPUT_COLUMNS = tuple(column for column in COLUMNS if column.written_by_caller)
 TEXT_COLUMNS = tuple(column for column in INPUT_COLUMNS if column.is_text)
 COUNT_COLUMNS = tuple(column for column in INPUT_COLUMNS if column.kind == "integer")
+SEARCHED_COLUMNS = tuple(column.name for column in COLUMNS if column.searched)

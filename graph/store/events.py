@@ -23,7 +23,7 @@ from psycopg.types.json import Jsonb
 from graph.values import as_utc, is_storable_text
 
 from . import feed
-from .columns import COLUMNS, Column
+from .columns import COLUMNS, SEARCHED_COLUMNS, Column
 from .conditions import Conditions
 from .errors import InvalidArgument
 from .models import DistinctColumn, Event, EventFilter, NewEvent, SortField, SortOrder
@@ -77,9 +77,6 @@ SORT_EXPRESSIONS: dict[SortField, sql.Composable] = {
         )
     },
 }
-SEARCHED_COLUMNS = (
-    "user_id", "tool_name", "toolkit_kind", "connection", "persona", "error_message"
-)  # fmt: skip
 EXACT_FILTERS = ("id", "user_id", "session_id", "tool_name", "toolkit_kind", "source", "event_kind")
 
 
