@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from .store.migrations import migrate
 
     with database(settings) as url:
-        applied = migrate(url)
+        applied = migrate(url, today=datetime.now(UTC).date())
     print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {name}" for name in applied))
     return 0
 

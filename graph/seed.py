@@ -572,7 +572,10 @@ async def seed_events(
     broken database). Raises ValueError for events < 0 or days outside
     1..MAX_DAYS.
     """
-    generated = iter(SyntheticEvents(events, days, store.now(), seed))
+    now = store.now()
+    generated = iter(SyntheticEvents(events, days, now, seed))
+    # Rows land in their months' partitions, not in the default one.
+    await store.ensure_partitions_between(now - timedelta(days=days), now)
     started = time.perf_counter()
     written = 0
     with progress_bar(events, enabled=progress) as advance:
@@ -582,6 +585,7 @@ async def seed_events(
                 break  # the generator ran dry; it yields exactly `events`, so never in practice
             written += copied
             advance(written)
+    await store.analyze()  # partitions and plans see the new rows at once
     log.debug("%s", summary_line(written, days, time.perf_counter() - started))
     return written
 

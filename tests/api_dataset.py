@@ -73,6 +73,7 @@ def row(id: str, timestamp: datetime, **values: Any) -> dict[str, Any]:
         "enrichment_match_kind": "",
         "authorized": True,
         "event_kind": "mcp_tool_call",
+        "purpose": "",
     }
     return {**base, **values}
 

@@ -59,7 +59,7 @@ EVENT_FIELDS = """
     id timestamp durationMs requestId sessionId userId userEmail persona toolName
     toolkitKind toolkitName connection parameters success errorMessage responseChars
     requestChars contentBlocks transport source enrichmentApplied enrichmentTokensFull
-    enrichmentTokensDedup enrichmentMode enrichmentMatchKind authorized eventKind
+    enrichmentTokensDedup enrichmentMode enrichmentMatchKind authorized eventKind purpose
 """
 
 

@@ -42,6 +42,7 @@ SEARCHED_COLUMNS = (
     "connection",
     "persona",
     "error_message",
+    "purpose",
 )
 EXACT_FILTERS = ("id", "user_id", "session_id", "tool_name", "toolkit_kind", "source", "event_kind")
 SORT_FIELDS = (
@@ -49,7 +50,9 @@ SORT_FIELDS = (
     "duration_ms", "success", "enrichment_applied", "enrichment_mode",
 )  # fmt: skip
 DISTINCT_COLUMNS = ("user_id", "tool_name", "toolkit_kind", "source", "event_kind")
-BREAKDOWN_DIMENSIONS = ("tool_name", "user_id", "persona", "toolkit_kind", "connection")
+BREAKDOWN_DIMENSIONS = (
+    "tool_name", "user_id", "persona", "toolkit_kind", "connection", "source", "event_kind",
+)  # fmt: skip
 RESOLUTIONS = {
     "minute": timedelta(minutes=1),
     "hour": timedelta(hours=1),
@@ -119,6 +122,9 @@ def matches(event: Event, flt: Mapping[str, Any] | None = None) -> bool:
             return False
     success = flt.get("success")
     if success is not None and event["success"] != success:
+        return False
+    ids = flt.get("ids")
+    if ids is not None and event["id"] not in ids:
         return False
     search = flt.get("search") or ""
     if search:
@@ -213,6 +219,7 @@ def scoped(
     user_id: str = "",
     event_kind: str = "",
     tool_name: str = "",
+    source: str = "",
 ) -> list[Event]:
     """The events a statistic looks at: in the window and matching the non-empty filters."""
     low, high = window(start, end, now)
@@ -223,6 +230,7 @@ def scoped(
         and (not user_id or event["user_id"] == user_id)
         and (not event_kind or event["event_kind"] == event_kind)
         and (not tool_name or event["tool_name"] == tool_name)
+        and (not source or event["source"] == source)
     ]
 
 
@@ -250,12 +258,13 @@ def timeseries(
     end: datetime | None = None,
     user_id: str = "",
     event_kind: str = "",
+    source: str = "",
 ) -> list[dict[str, Any]]:
     """Every bucket from trunc(start) to trunc(end) inclusive, ascending, zero-filled."""
     step = RESOLUTIONS[resolution]
     low, high = window(start, end, now)
     groups: dict[datetime, list[Event]] = defaultdict(list)
-    for event in scoped(events, now, start, end, user_id, event_kind):
+    for event in scoped(events, now, start, end, user_id, event_kind, source=source):
         groups[truncate(event["timestamp"], resolution)].append(event)
     buckets = []
     bucket, last = truncate(low, resolution), truncate(high, resolution)
@@ -316,10 +325,11 @@ def breakdown(
     user_id: str = "",
     tool_name: str = "",
     event_kind: str = "",
+    source: str = "",
 ) -> list[dict[str, Any]]:
     if group_by not in BREAKDOWN_DIMENSIONS:
         raise ValueError(f"unknown group_by {group_by!r}")
-    rows = scoped(events, now, start, end, user_id, event_kind, tool_name)
+    rows = scoped(events, now, start, end, user_id, event_kind, tool_name, source)
     return group_entries(rows, group_by, clamp_breakdown_limit(limit))
 
 
@@ -330,8 +340,9 @@ def overview(
     end: datetime | None = None,
     user_id: str = "",
     event_kind: str = "",
+    source: str = "",
 ) -> dict[str, Any]:
-    rows = scoped(events, now, start, end, user_id, event_kind)
+    rows = scoped(events, now, start, end, user_id, event_kind, source=source)
     total = len(rows)
     successes = sum(1 for row in rows if row["success"])
     return {
@@ -354,8 +365,9 @@ def performance(
     end: datetime | None = None,
     user_id: str = "",
     event_kind: str = "",
+    source: str = "",
 ) -> dict[str, Any]:
-    rows = scoped(events, now, start, end, user_id, event_kind)
+    rows = scoped(events, now, start, end, user_id, event_kind, source=source)
     durations = [row["duration_ms"] for row in rows]
     return {
         "p50_ms": percentile_cont(durations, 0.5),
@@ -375,8 +387,9 @@ def enrichment(
     end: datetime | None = None,
     user_id: str = "",
     event_kind: str = "",
+    source: str = "",
 ) -> dict[str, Any]:
-    rows = scoped(events, now, start, end, user_id, event_kind)
+    rows = scoped(events, now, start, end, user_id, event_kind, source=source)
     total = len(rows)
     enriched = sum(1 for row in rows if row["enrichment_applied"])
     full = [row["enrichment_tokens_full"] for row in rows]
@@ -409,9 +422,14 @@ def discovery(
     event_kind: str = "",
     discovery_kind: str = "datahub",
     query_kind: str = "trino",
+    source: str = "",
 ) -> dict[str, Any]:
-    """Sessions (non-empty session_id) in the window: who discovers before they query."""
-    rows = [row for row in scoped(events, now, start, end, "", event_kind) if row["session_id"]]
+    """Sessions (non-empty session_id) in the window: who discovers before they query.
+
+    The top discovery tools count every discovery call, in a session or not.
+    """
+    in_scope = scoped(events, now, start, end, "", event_kind, source=source)
+    rows = [row for row in in_scope if row["session_id"]]
     sessions: dict[str, list[Event]] = defaultdict(list)
     for row in rows:
         sessions[row["session_id"]].append(row)
@@ -426,7 +444,7 @@ def discovery(
         if queries and not discoveries:
             without += 1
     total = len(sessions)
-    discovery_calls = [row for row in rows if row["toolkit_kind"] == discovery_kind]
+    discovery_calls = [row for row in in_scope if row["toolkit_kind"] == discovery_kind]
     return {
         "total_sessions": total,
         "discovery_sessions": discovering,

@@ -43,6 +43,7 @@ async def test_event_returns_every_field_as_stored(api: Api, seeded: None) -> No
         "enrichmentMatchKind": "",
         "authorized": True,
         "eventKind": "mcp_tool_call",
+        "purpose": "",
     }
 
 

@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "enrichmentMatchKind": "",
     "authorized": True,
     "eventKind": "mcp_tool_call",
+    "purpose": "",
 }
 
 
@@ -169,6 +170,7 @@ async def test_log_event_stores_every_given_field(api: Api, db: psycopg.Connecti
         "enrichmentMatchKind": "fuzzy",
         "authorized": False,
         "eventKind": "custom_kind",
+        "purpose": "Find last month's orders",
     }
     assert await log_event(api, given) == given
     [row] = stored(db, "evt-1")

@@ -362,7 +362,7 @@ TEXT_LIMITS = {
     "id": 32, "request_id": 255, "user_id": 255, "user_email": 255, "persona": 100,
     "tool_name": 255, "toolkit_kind": 100, "toolkit_name": 100, "connection": 100,
     "transport": 30, "source": 30, "enrichment_mode": 20, "enrichment_match_kind": 20,
-    "event_kind": 64,
+    "event_kind": 64, "purpose": 1000,
 }  # fmt: skip
 COUNTS = (
     "duration_ms", "response_chars", "request_chars", "content_blocks",

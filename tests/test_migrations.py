@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import FakeClock
+from go_schema import GO_COLUMNS
 
 from graph.store import (
     Dimension,
@@ -67,27 +68,8 @@ SPEC_COLUMNS: dict[str, tuple[str, int | None, str, str | None]] = {
     "enrichment_mode": ("character varying", 20, "YES", "''::character varying"),
     "enrichment_match_kind": ("character varying", 20, "YES", "''::character varying"),
     "event_kind": ("character varying", 64, "YES", None),
+    "purpose": ("text", None, "YES", None),
 }
-
-# The table as the original Go service created it: the first fifteen columns only.
-GO_COLUMNS = """
-    id            varchar(32)  NOT NULL,
-    timestamp     timestamptz  NOT NULL,
-    duration_ms   integer,
-    request_id    varchar(255),
-    user_id       varchar(255),
-    user_email    varchar(255),
-    persona       varchar(100),
-    tool_name     varchar(255) NOT NULL,
-    toolkit_kind  varchar(100),
-    toolkit_name  varchar(100),
-    connection    varchar(100),
-    parameters    jsonb,
-    success       boolean      NOT NULL,
-    error_message text,
-    created_date  date         NOT NULL,
-    PRIMARY KEY (id, created_date)
-"""
 
 GO_INSERT = """
 INSERT INTO audit_logs (id, timestamp, duration_ms, request_id, user_id, user_email, persona,
@@ -185,7 +167,7 @@ def test_fresh_schema_gets_every_column_of_spec_2(schema_url: str, db: psycopg.C
         "key": "RANGE (created_date)",
         "audit_logs_default": "DEFAULT",
     }
-    assert [version for version, _ in tracked(db)] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in tracked(db)] == [1, 2, 3, 4, 5, 6]
     assert [name for _, name in tracked(db)] == applied
 
 
@@ -239,7 +221,7 @@ def test_concurrent_migrate_from_threads(schema_url: str, db: psycopg.Connection
     assert sorted(name for applied in results for name in applied) == sorted(
         migration.name for migration in MIGRATIONS
     )
-    assert [version for version, _ in tracked(db)] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in tracked(db)] == [1, 2, 3, 4, 5, 6]
     assert columns(db) == SPEC_COLUMNS
 
 
@@ -265,7 +247,7 @@ def test_concurrent_migrate_from_processes(schema_url: str, db: psycopg.Connecti
         assert process.returncode == 0, err
         applied += json.loads(out.strip().splitlines()[-1])
     assert sorted(applied) == sorted(migration.name for migration in MIGRATIONS)
-    assert [version for version, _ in tracked(db)] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in tracked(db)] == [1, 2, 3, 4, 5, 6]
     assert columns(db) == SPEC_COLUMNS
 
 
@@ -556,6 +538,6 @@ def test_migrations_are_recorded_once_with_their_names(
     create_go_partitioned(db)
     first = migrate(schema_url)
     rows: list[Any] = tracked(db)
-    assert [version for version, _ in rows] == [1, 2, 3, 4, 5]
+    assert [version for version, _ in rows] == [1, 2, 3, 4, 5, 6]
     assert [name for _, name in rows] == first
-    assert len(set(first)) == 5
+    assert len(set(first)) == 6

@@ -329,7 +329,7 @@ async def test_breakdown_filters_by_user_tool_and_event_kind(store: Store) -> No
     assert [e.dimension for e in await store.breakdown("persona", 10, api)] == ["p2"]
 
 
-@pytest.mark.parametrize("group_by", ["user_email", "source", "id", ""])
+@pytest.mark.parametrize("group_by", ["user_email", "session_id", "id", ""])
 async def test_breakdown_unknown_dimension_is_rejected(store: Store, group_by: str) -> None:
     with pytest.raises(InvalidArgument, match="group_by"):
         await store.breakdown(group_by)
@@ -542,7 +542,7 @@ DISCOVERY_FIXTURE = [
     call("s-disc", "datahub", "list_tags", T, duration_ms=4),
     # neither
     call("s-other", "api", "invoke", T),
-    # no session: not a session at all, and its calls are not counted
+    # no session: not a session at all; its discovery call still counts among the top tools
     call("", "datahub", "search_datasets", T),
     call("", "trino", "run_query", T + MINUTE),
     # its discovery fell before the window: inside the window it only queries
@@ -561,8 +561,9 @@ async def test_discovery_on_a_hand_fixture(store: Store) -> None:
         discovery_rate=4 / 7,
         query_without_discovery=2,  # s-query, s-old
         top_discovery_tools=[
+            # s-before (10 ms), s-after (20 ms) and the call without a session (0 ms)
+            BreakdownEntry("search_datasets", 3, 1.0, 10.0),
             BreakdownEntry("get_schema", 2, 0.5, 40.0),  # s-before (failed), s-tie
-            BreakdownEntry("search_datasets", 2, 1.0, 15.0),  # s-before, s-after
             BreakdownEntry("list_tags", 1, 1.0, 4.0),  # s-disc
         ],
     )
@@ -575,11 +576,12 @@ async def test_discovery_window_is_inclusive(store: Store) -> None:
     stats = await store.discovery(flt)
     assert stats.discovery_before_query == 1  # s-old; s-before's query at T + 1 min is outside
     assert stats.total_sessions == 7
+    # search_datasets twice at T (s-before and the call without a session), the rest once.
     assert [e.dimension for e in stats.top_discovery_tools] == [
+        "search_datasets",
         "get_schema",
         "lineage",
         "list_tags",
-        "search_datasets",
     ]
 
 

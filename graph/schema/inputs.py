@@ -43,6 +43,9 @@ class EventFilter:
     event_kind: str | None = UNSET
     search: str | None = UNSET
     success: bool | None = UNSET
+    ids: list[strawberry.ID] | None = strawberry.field(
+        default=UNSET, description="Events whose id is one of these (1..1000 ids)."
+    )
 
     def to_store(self) -> models.EventFilter:
         return models.EventFilter(
@@ -57,6 +60,7 @@ class EventFilter:
             event_kind=given(self.event_kind, ""),
             search=given(self.search, ""),
             success=given(self.success),
+            ids=None if given(self.ids) is None else tuple(self.ids),
         )
 
 
@@ -66,6 +70,7 @@ class MetricsFilter:
     end_time: datetime | None = UNSET
     user_id: str | None = UNSET
     event_kind: str | None = UNSET
+    source: str | None = UNSET
 
     def to_store(self) -> models.MetricsFilter:
         return models.MetricsFilter(
@@ -73,6 +78,7 @@ class MetricsFilter:
             end=given(self.end_time),
             user_id=given(self.user_id, ""),
             event_kind=given(self.event_kind, ""),
+            source=given(self.source, ""),
         )
 
 

@@ -110,6 +110,7 @@ COLUMNS: tuple[Column, ...] = (
     varchar("enrichment_match_kind", 20, declared_default=True),
     Column("authorized", "boolean", True, declared_default=True),
     varchar("event_kind", 64, default=None),
+    text("purpose", max_length=1000, searched=True),
     Column("created_date", "date", not_null=True, written_by_caller=False),
 )
 

@@ -5,7 +5,7 @@ Shared by the event reads (events.py) and the statistics (metrics.py).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from psycopg import sql
@@ -25,13 +25,25 @@ class Conditions:
         self.params.update(params)
 
     def time_range(self, start: datetime | None, end: datetime | None) -> None:
-        """Inclusive bounds on timestamp, repeated on created_date for partition pruning."""
+        """Inclusive bounds on timestamp, repeated on created_date for partition pruning.
+
+        The created_date bounds allow one day more on each side: other writers
+        (the Go service) store the local date of the timestamp, which is at
+        most a day off the UTC date (offsets run from -12 h to +14 h).
+        """
         if start is not None:
             self.add("timestamp >= %(start)s", start=start)
-            self.add("created_date >= %(start_date)s", start_date=as_utc(start).date())
+            self.add("created_date >= %(start_date)s", start_date=day_beside(start, -1))
         if end is not None:
             self.add("timestamp <= %(end)s", end=end)
-            self.add("created_date <= %(end_date)s", end_date=as_utc(end).date())
+            self.add("created_date <= %(end_date)s", end_date=day_beside(end, 1))
+
+    def copy(self) -> Conditions:
+        """These conditions, to add more to without changing these."""
+        copied = Conditions()
+        copied.clauses = list(self.clauses)
+        copied.params = dict(self.params)
+        return copied
 
     def equals(self, column: str, value: Any) -> None:
         self.add(
@@ -43,3 +55,12 @@ class Conditions:
         if not self.clauses:
             return sql.SQL("")
         return sql.SQL("WHERE ") + sql.SQL(" AND ").join(self.clauses)
+
+
+def day_beside(moment: datetime, days: int) -> date:
+    """The UTC date of `moment`, moved by `days` where the calendar allows."""
+    day = as_utc(moment).date()
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return day

@@ -360,6 +360,8 @@ def event_conditions(flt: EventFilter) -> Conditions:
             where.equals(name, value)
     if flt.success is not None:
         where.equals("success", flt.success)
+    if flt.ids is not None:
+        where.add("id = ANY(%(ids)s::text[])", ids=list(flt.ids))
     if flt.search:
         # strpos on lower() matches the text literally, so %, _ and \ need no escaping.
         matches = sql.SQL(" OR ").join(

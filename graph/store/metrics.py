@@ -27,16 +27,11 @@ from .models import (
 from .validation import BUCKET_STEP, bucket_floor
 
 
-def scope(
-    window: Window, user_id: str = "", event_kind: str = "", tool_name: str = ""
-) -> Conditions:
+def scope(window: Window, **equal: str) -> Conditions:
+    """The window, and `column = value` for each non-empty value (user_id, source, ...)."""
     where = Conditions()
     where.time_range(window.start, window.end)
-    for column, value in (
-        ("user_id", user_id),
-        ("event_kind", event_kind),
-        ("tool_name", tool_name),
-    ):
+    for column, value in equal.items():
         if value:
             where.equals(column, value)
     return where
@@ -235,6 +230,9 @@ async def enrichment(conn: AsyncConnection, where: Conditions) -> EnrichmentStat
 async def discovery(
     conn: AsyncConnection, where: Conditions, discovery_kind: str, query_kind: str
 ) -> DiscoveryStats:
+    # The top tools count every discovery call, with or without a session (as
+    # the Go service does); the session statistics only calls in a session.
+    tools_where = where.copy()
     where.add("session_id <> ''")
     params = {**where.params, "discovery_kind": discovery_kind, "query_kind": query_kind}
     sessions_query = sql.SQL("""
@@ -255,8 +253,8 @@ async def discovery(
     """).format(where=where.sql())
     cur = await conn.execute(sessions_query, params)
     total, discovering, querying, before, without = await cur.fetchone()  # type: ignore[misc]
-    where.add("toolkit_kind = %(discovery_kind)s", discovery_kind=discovery_kind)
-    top_tools = await breakdown(conn, Dimension.TOOL_NAME, 10, where)
+    tools_where.add("toolkit_kind = %(discovery_kind)s", discovery_kind=discovery_kind)
+    top_tools = await breakdown(conn, Dimension.TOOL_NAME, 10, tools_where)
     return DiscoveryStats(
         total_sessions=total,
         discovery_sessions=discovering,

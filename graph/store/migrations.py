@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import psycopg
 from psycopg import sql
 
+from . import partitions
 from .rules import DEFAULT_EVENT_KIND_SQL
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,10 @@ DROP INDEX IF EXISTS audit_logs_timestamp_id_idx;
 """
 
 
+# Why the agent made the call; NULL on rows written before the column existed.
+PURPOSE = "ALTER TABLE audit_logs ADD COLUMN IF NOT EXISTS purpose text"
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -146,11 +152,17 @@ MIGRATIONS = (
     Migration(3, "derive event_kind of rows written without one", run_sql(BACKFILL_EVENT_KIND)),
     Migration(4, "indexes for the default sort and per-user statistics", run_sql(INDEXES)),
     Migration(5, "covering timeline index for index-only statistics", run_sql(TIMELINE_INDEX)),
+    Migration(6, "add purpose, as the newest Go service has it", run_sql(PURPOSE)),
 )
 
 
-def migrate(conninfo: str) -> list[str]:
-    """Apply every pending migration; return the names of those applied now."""
+def migrate(conninfo: str, *, today: date | None = None) -> list[str]:
+    """Apply every pending migration; return the names of those applied now.
+
+    With `today`, the month's partition is created too unless the default
+    partition holds rows of it, so rows written next land in it (`audit-graph
+    migrate`, `seed`); a server does the same at start-up (maintenance).
+    """
     applied: list[str] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         with conn.transaction():
@@ -177,4 +189,6 @@ def migrate(conninfo: str) -> list[str]:
                     (migration.version, migration.name),
                 )
                 applied.append(migration.name)
+        if today is not None:
+            partitions.ensure_months_with_no_default_rows(conn, today, today)
     return applied

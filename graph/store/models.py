@@ -52,6 +52,8 @@ class Dimension(enum.Enum):
     PERSONA = "persona"
     TOOLKIT_KIND = "toolkit_kind"
     CONNECTION = "connection"
+    SOURCE = "source"
+    EVENT_KIND = "event_kind"
 
 
 class DistinctColumn(enum.Enum):
@@ -122,6 +124,7 @@ class EventFilter:
     event_kind: str = ""
     search: str = ""
     success: bool | None = None
+    ids: tuple[str, ...] | None = None  # events whose id is one of these (1..1000)
 
 
 @dataclass(slots=True, frozen=True)
@@ -132,6 +135,7 @@ class MetricsFilter:
     end: datetime | None = None
     user_id: str = ""
     event_kind: str = ""
+    source: str = ""
 
 
 @dataclass(slots=True, frozen=True)

@@ -139,15 +139,39 @@ def ensure_monthly_partitions(
     holds none of its rows: PostgreSQL refuses a partition whose range
     already has rows in the default one.
     """
-    result = StepResult()
     if months_ahead < 1:
-        return result
+        return StepResult()
     current = month_start(today)
+    result = ensure_months_with_no_default_rows(conn, current, current)
+    ahead = create_months(conn, [add_months(current, n) for n in range(1, months_ahead + 1)])
+    result.names += ahead.names
+    result.errors += ahead.errors
+    return result
+
+
+def ensure_months_with_no_default_rows(
+    conn: psycopg.Connection, first: date, last: date
+) -> StepResult:
+    """Create the partitions of the months from `first` to `last` whose rows are not in the default.
+
+    A month that already has rows in the default partition is left there:
+    PostgreSQL refuses a partition whose range the default holds rows of.
+    """
     existing = set(child_tables(conn))
-    wanted = [add_months(current, n) for n in range(1, months_ahead + 1)]
-    if partition_name(current) not in existing and not default_holds_month(conn, current):
-        wanted.insert(0, current)
-    for month in wanted:
+    months = []
+    month = month_start(first)
+    while month <= last:
+        if partition_name(month) not in existing and not default_holds_month(conn, month):
+            months.append(month)
+        month = add_months(month, 1)
+    return create_months(conn, months)
+
+
+def create_months(conn: psycopg.Connection, months: list[date]) -> StepResult:
+    """Create each month's partition that does not exist yet; one error per one that failed."""
+    result = StepResult()
+    existing = set(child_tables(conn))
+    for month in months:
         name = partition_name(month)
         if name in existing:
             continue
@@ -211,9 +235,25 @@ def delete_expired_rows(conn: psycopg.Connection, cutoff: datetime) -> int:
     return cur.rowcount
 
 
+# A partition PostgreSQL has not analyzed since rows arrived reports 0 (or -1)
+# rows; those are counted, up to this many.
+COUNTED_ROWS = 100_000
+
+
+def counted_rows(conn: psycopg.Connection, schema: str, name: str) -> int:
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM (SELECT FROM {} LIMIT %s) AS sample").format(
+            sql.Identifier(schema, name)
+        ),
+        (COUNTED_ROWS,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def list_partitions(conn: psycopg.Connection) -> list[PartitionInfo]:
     partitions = []
-    for _, name, bound, approx_rows in attached_partitions(conn):
+    for schema, name, bound, estimate in attached_partitions(conn):
+        approx_rows = estimate or counted_rows(conn, schema, name)
         start, end = parse_bound(bound)
         partitions.append(
             PartitionInfo(

@@ -9,6 +9,7 @@ write pool; reads through the read pool, which may point at a replica.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -69,6 +70,7 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000
 MAX_BATCH = 1000
+MAX_IDS = 1000
 BREAKDOWN_DEFAULT_LIMIT = 10
 BREAKDOWN_MAX_LIMIT = 100
 # psycopg_pool retries a lost connection with a doubling delay (1 s, 2 s, 4 s, ...) and no
@@ -356,6 +358,14 @@ class Store:
     def _check_filter(flt: EventFilter) -> None:
         for name in ("id", *events.EXACT_FILTERS[1:], "search"):
             check_text(name, getattr(flt, name))
+        if flt.ids is not None:
+            if not 1 <= len(flt.ids) <= MAX_IDS:
+                raise InvalidArgument(
+                    f"ids holds {len(flt.ids)} ids; give between 1 and {MAX_IDS} "
+                    "(leave it out to match any id)."
+                )
+            for event_id in flt.ids:
+                check_text("an id in ids", event_id)
         check_range(flt.start, flt.end)
 
     async def tail(self, flt: EventFilter = EventFilter()) -> AsyncIterator[Event]:  # noqa: B008
@@ -479,14 +489,16 @@ class Store:
     # --- statistics ----------------------------------------------------------
 
     def _scope(self, flt: MetricsFilter, tool_name: str = "") -> tuple[Any, Conditions]:
-        for name, value in (
-            ("user_id", flt.user_id),
-            ("event_kind", flt.event_kind),
-            ("tool_name", tool_name),
-        ):
+        equal = {
+            "user_id": flt.user_id,
+            "event_kind": flt.event_kind,
+            "source": flt.source,
+            "tool_name": tool_name,
+        }
+        for name, value in equal.items():
             check_text(name, value)
         window = resolve_window(flt.start, flt.end, self.now())
-        return window, metrics.scope(window, flt.user_id, flt.event_kind, tool_name)
+        return window, metrics.scope(window, **equal)
 
     async def timeseries(
         self,
@@ -533,7 +545,7 @@ class Store:
 
     async def discovery(self, flt: MetricsFilter = MetricsFilter()) -> DiscoveryStats:  # noqa: B008
         """Sessions that discover before they query; `flt.user_id` does not apply (SPEC 3)."""
-        _, where = self._scope(MetricsFilter(flt.start, flt.end, "", flt.event_kind))
+        _, where = self._scope(dataclasses.replace(flt, user_id=""))
         async with self._reading() as conn:
             return await metrics.discovery(conn, where, self.discovery_kind, self.query_kind)
 
@@ -595,6 +607,21 @@ class Store:
                 retention_days=self.retention_days,
             )
         )
+
+    async def ensure_partitions_between(self, start: datetime, end: datetime) -> list[str]:
+        """Create the partitions of the months from start to end whose rows are not in the default.
+
+        For bulk writers (`seed`) about to fill those months.
+        """
+        first, last = as_utc(start).date(), as_utc(end).date()
+        result = await self._in_thread(
+            lambda conn: partitions.ensure_months_with_no_default_rows(conn, first, last)
+        )
+        return result.names
+
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics of audit_logs (after a bulk write)."""
+        await self._in_thread(lambda conn: conn.execute("ANALYZE audit_logs"))
 
     async def partitions(self) -> list[PartitionInfo]:
         return await self._in_thread(partitions.list_partitions)
