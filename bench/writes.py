@@ -29,7 +29,7 @@ COLUMNS = (
     "error_message", "created_date", "response_chars", "request_chars", "content_blocks",
     "session_id", "transport", "source", "enrichment_applied", "authorized",
     "enrichment_tokens_full", "enrichment_tokens_dedup", "enrichment_mode",
-    "enrichment_match_kind", "event_kind",
+    "enrichment_match_kind", "event_kind", "purpose",
 )  # fmt: skip
 
 EVENT: dict[str, Any] = {
@@ -57,6 +57,7 @@ EVENT: dict[str, Any] = {
     "enrichmentMode": "summary",
     "enrichmentMatchKind": "exact",
     "authorized": True,
+    "purpose": "Find the table that holds orders by region for the weekly report",
 }
 # What the store keeps of EVENT: the sensitive key redacted, the kind derived.
 STORED_PARAMETERS = {"query": "orders by region", "limit": 10, "api_key": "[REDACTED]"}
@@ -118,6 +119,7 @@ def floor_row(event_id: str, timestamp: datetime) -> tuple[Any, ...]:
         "enrichment_mode": EVENT["enrichmentMode"],
         "enrichment_match_kind": EVENT["enrichmentMatchKind"],
         "event_kind": EVENT_KIND,
+        "purpose": EVENT["purpose"],
     }
     return tuple(values[column] for column in COLUMNS)
 
