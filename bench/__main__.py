@@ -107,6 +107,7 @@ def plan(bench: Bench) -> list[tuple[str, Callable[[], Awaitable[CaseResult]]]]:
         ("mutation { __typename }", lambda: bench.noop_mutation(WRITE_CLIENTS)),
         ("logEvent 1 client", lambda: bench.log_event(1)),
         ("logEvents batches", bench.log_events_batches),
+        ("another writer's INSERT", bench.other_writer_insert),
     ]
     return cases
 

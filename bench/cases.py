@@ -332,6 +332,44 @@ class Bench:
             result.notes.append(f"{len(failures)} requests FAILED, first: {failures[0][:300]}")
         return result
 
+    async def other_writer_insert(self) -> CaseResult:
+        """Another writer's plain INSERT of one row into audit_logs, rollup triggers and all."""
+        result = CaseResult(
+            "another writer's INSERT of one row (rollup triggers), 1 connection, rows/s",
+            "throughput",
+            "the same INSERT into a table of the same shape without the triggers",
+            target="reported",
+        )
+        writer, plain = await self.floor_connection(), await self.floor_connection()
+
+        def inserting(conn: Any, statement: str, side: str) -> Callable[[], Awaitable[Any]]:
+            async def run() -> tuple[int, list[float]]:
+                async def worker(number: int, running: Callable[[], bool]) -> list[float]:
+                    latencies = []
+                    while running():
+                        row = writes.floor_row(*self.ids.next(side, number))
+                        started = time.perf_counter()
+                        await conn.execute(statement, row, prepare=True)
+                        latencies.append(time.perf_counter() - started)
+                    return latencies
+
+                load = await closed_loop(1, self.duration, worker)
+                return load.completed, load.latencies
+
+            return run
+
+        try:
+            api_side, floor_side = await self._alternate(
+                inserting(writer, writes.OTHER_WRITER_SQL, "o"),
+                inserting(plain, writes.INSERT_SQL, "f"),
+                1,
+            )
+        finally:
+            await asyncio.gather(writer.close(), plain.close())
+        result.judge(api_side, floor_side, None)
+        result.target = "reported (aim: >= 0.5x)"
+        return result
+
     async def noop_mutation(self, clients: int) -> CaseResult:
         result = CaseResult(
             f"`mutation {{ __typename }}`, {clients} concurrent clients, requests/s",

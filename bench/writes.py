@@ -18,7 +18,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from .client import build_request
-from .database import THROWAWAY_START, WRITE_ID_PREFIX
+from .database import THROWAWAY_START, WRITE_FLOOR_SCHEMA, WRITE_ID_PREFIX
 
 WRITE_DAY = THROWAWAY_START + timedelta(days=14)
 
@@ -124,10 +124,13 @@ def floor_row(event_id: str, timestamp: datetime) -> tuple[Any, ...]:
     return tuple(values[column] for column in COLUMNS)
 
 
-INSERT_SQL = (
-    f"INSERT INTO audit_logs ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-)
-COPY_SQL = f"COPY audit_logs ({', '.join(COLUMNS)}) FROM STDIN"
+# The floors write into a table of our shape without the rollup triggers
+# (database.WRITE_FLOOR_TABLE); OTHER_WRITER_SQL is another writer's INSERT
+# into ours, triggers and all.
+VALUES_SQL = f"({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+INSERT_SQL = f"INSERT INTO {WRITE_FLOOR_SCHEMA}.audit_logs {VALUES_SQL}"
+OTHER_WRITER_SQL = f"INSERT INTO audit_logs {VALUES_SQL}"
+COPY_SQL = f"COPY {WRITE_FLOOR_SCHEMA}.audit_logs ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 class LogEventRequests:

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -255,6 +255,36 @@ def maintain_in_foreground(store: Store, interval: float) -> int:
     return 0
 
 
+def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
+    """`rollups status|rebuild|verify [--from DATE --to DATE]`."""
+    import psycopg
+
+    from .store import rollups
+
+    with database(settings) as url, psycopg.connect(url, autocommit=True) as conn:
+        if args.action == "rebuild":
+            rollups.rebuild(conn, args.from_day, args.to_day)
+            print("rebuilt the rollups from the raw rows")
+            return 0
+        if args.action == "verify":
+            differences = rollups.verify(conn, args.from_day, args.to_day)
+            for difference in differences:
+                print(
+                    f"{difference.table} {difference.key}: rollup {difference.rollup}, "
+                    f"raw rows {difference.raw}"
+                )
+            print(f"{len(differences)} difference(s)")
+            return 1 if differences else 0
+        for state in rollups.status(conn):
+            span = (
+                f"{state.first_bucket.isoformat()} .. {state.last_bucket.isoformat()}"
+                if state.first_bucket and state.last_bucket
+                else "empty"
+            )
+            print(f"{state.table}: {state.rows} rows, hours {span}")
+    return 0
+
+
 def format_report(report: MaintenanceReport) -> str:
     def names(values: list[str]) -> str:
         return ", ".join(values) or "none"
@@ -294,6 +324,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "export-schema": cmd_export_schema,
     "seed": cmd_seed,
+    "rollups": cmd_rollups,
 }
 
 
@@ -339,6 +370,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     add_seed_parser(sub)
+    rollups = sub.add_parser(
+        "rollups",
+        help="the hourly rollups: status, rebuild from raw rows, verify against them",
+        description="status: rows and hours the rollups hold. rebuild: recompute them "
+        "from the raw rows (all, or the created_dates --from..--to). verify: compare them "
+        "with the raw rows and list every difference (exit 1 when there is one).",
+    )
+    rollups.add_argument("action", choices=["status", "rebuild", "verify"])
+    add_database_flag(rollups)
+    for flag in ("--from", "--to"):
+        rollups.add_argument(
+            flag, dest=flag[2:] + "_day", type=date.fromisoformat, metavar="DATE",
+            help=f"{'first' if flag == '--from' else 'last'} created_date (YYYY-MM-DD) "
+            "to rebuild or verify (default: all)",
+        )  # fmt: skip
     return parser
 
 

@@ -37,7 +37,8 @@ from graph.config import Settings
 from graph.schema import Context, schema
 from graph.schema.scalars import parse_datetime
 from graph.schema.writes import Declined, WriteDocuments
-from graph.store import NewEvent, Store
+from graph.store import InvalidArgument, NewEvent, Store
+from graph.store.validation import check_event
 
 LOG_EVENT = f"mutation($e: AuditEventInput!) {{ logEvent(input: $e) {{ {EVENT_FIELDS} }} }}"
 LOG_EVENT_ALIASED = """
@@ -414,3 +415,24 @@ def test_decoder_declines_a_variable_spelled_otherwise() -> None:
     for raw in (b'{"es": [], "more": 1}', b'{"other": []}', b"null", b'{"es": [{"toolName": 1}]}'):
         with pytest.raises(msgspec.MsgspecError):
             document.decode(msgspec.Raw(raw))
+
+
+def check_outcome(event: Any) -> str | None:
+    try:
+        check_event(event)
+    except InvalidArgument as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=events())
+def test_a_decoded_event_is_checked_as_any_other_event_is(value: Any) -> None:
+    """The store checks a decoded event less (msgspec checked lengths and ranges): same verdict."""
+    document = known(LOG_EVENT).documents[LOG_EVENT]
+    try:
+        decoded = document.decode(msgspec.Raw(json.dumps({"e": value}).encode()))
+    except (msgspec.MsgspecError, Declined):
+        return
+    plain = NewEvent(**msgspec.structs.asdict(decoded))
+    assert check_outcome(decoded) == check_outcome(plain)

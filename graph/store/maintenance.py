@@ -1,4 +1,4 @@
-"""The maintenance tick (SPEC 5): partitions ahead, the retention DELETE, expired partitions.
+"""The maintenance tick (SPEC 5): partitions ahead, retention, expired partitions, rollups.
 
 A tick takes `pg_try_advisory_lock(key)` on its connection. A process that
 does not get it skips the tick: another replica is doing the same work right
@@ -31,7 +31,7 @@ import psycopg
 
 from graph.constants import PARTITIONS_AHEAD
 
-from . import partitions
+from . import partitions, rollups
 from .models import MaintenanceReport
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ APPLICATION_NAME = "audit-graph maintenance"
 STEP_ENSURE = "ensure partitions"
 STEP_DELETE = "retention delete"
 STEP_DROP = "drop expired partitions"
+STEP_COMPACT = "compact rollups"
 
 
 def never() -> bool:
@@ -119,9 +120,14 @@ def run_steps(
         report.partitions_dropped.extend(result.names)
         report.errors.extend(result.errors)
 
+    def compact() -> None:
+        # Hours before the current one: writers still add partial rows to it.
+        removed = rollups.compact(conn, now.replace(minute=0, second=0, microsecond=0))
+        log.info("maintenance: compacted %d partial rollup row(s)", removed)
+
     steps: list[tuple[str, Callable[[], None]]] = [(STEP_ENSURE, ensure)]
     if full:
-        steps += [(STEP_DELETE, delete), (STEP_DROP, drop)]
+        steps += [(STEP_DELETE, delete), (STEP_DROP, drop), (STEP_COMPACT, compact)]
     for name, step in steps:
         if stopping():
             log.info("maintenance: %s skipped, shutting down", name)

@@ -18,7 +18,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from . import partitions
+from . import partitions, rollups
 from .rules import DEFAULT_EVENT_KIND_SQL
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ MIGRATIONS = (
     Migration(4, "indexes for the default sort and per-user statistics", run_sql(INDEXES)),
     Migration(5, "covering timeline index for index-only statistics", run_sql(TIMELINE_INDEX)),
     Migration(6, "add purpose, as the newest Go service has it", run_sql(PURPOSE)),
+    Migration(7, "hourly rollups kept by statement triggers", run_sql(rollups.schema_sql())),
 )
 
 

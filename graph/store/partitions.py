@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import psycopg
 from psycopg import sql
 
+from . import rollups
 from .models import PartitionInfo
 
 log = logging.getLogger(__name__)
@@ -208,11 +209,14 @@ def drop_expired_partitions(
         return result
     cutoff = now - timedelta(days=retention_days)
     for schema, name, bound, _ in attached_partitions(conn):
-        end = parse_bound(bound)[1]
+        start, end = parse_bound(bound)
         if parse_partition_name(name) is None or end is None or midnight(end) > cutoff:
             continue
         try:
-            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)))
+            # The rollups of its days go with it: a DROP fires no DELETE trigger.
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, name)))
+                rollups.delete_days(conn, start, end - timedelta(days=1))
         except psycopg.Error as exc:
             log.warning("could not drop partition %s: %s", name, exc)
             result.errors.append(f"drop {name}: {exc.diag.message_primary or exc}")
