@@ -262,6 +262,9 @@ def cmd_rollups(settings: Settings, args: argparse.Namespace) -> int:
     from .store import rollups
 
     with database(settings) as url, psycopg.connect(url, autocommit=True) as conn:
+        if not rollups.installed(conn):
+            print("audit-graph: this database has no rollups yet; run audit-graph migrate first.")
+            return 1
         if args.action == "rebuild":
             rollups.rebuild(conn, args.from_day, args.to_day)
             print("rebuilt the rollups from the raw rows")

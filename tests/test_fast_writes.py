@@ -436,3 +436,13 @@ def test_a_decoded_event_is_checked_as_any_other_event_is(value: Any) -> None:
         return
     plain = NewEvent(**msgspec.structs.asdict(decoded))
     assert check_outcome(decoded) == check_outcome(plain)
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "2026-02-30T00:00:00Z"]
+)
+async def test_a_date_time_outside_the_calendar_answers_as_the_executor_does(
+    served: Served, db: psycopg.Connection, timestamp: str
+) -> None:
+    event = {"id": "far", "toolName": "t", "success": True, "timestamp": timestamp}
+    await both_ways(served, db, LOG_EVENT, {"e": event}, server_ids=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -278,3 +279,67 @@ def test_rollups_cli_status_verify_and_rebuild(schema_url: str, db: psycopg.Conn
     assert main(["rollups", "verify", "--database-url", schema_url]) == 0
     assert main(["rollups", "status", "--database-url", schema_url]) == 0
     assert date(2026, 3, 15) in {key[1] for key in stored_rollups(db)["audit_rollup_users"]}
+
+
+def test_migrating_fills_the_rollups_from_the_rows_already_stored(
+    schema_url: str, db: psycopg.Connection
+) -> None:
+    from graph.store.migrations import migrate
+
+    migrate(schema_url)
+    # Back to the state before the rollups existed, with rows written meanwhile.
+    for name in ("insert", "delete", "update", "truncate"):
+        db.execute(f"DROP FUNCTION audit_rollups_{name}() CASCADE")
+    db.execute("DROP TABLE audit_rollup_tools, audit_rollup_users")
+    db.execute("DELETE FROM audit_graph_migrations WHERE version = 7")
+    plain_insert(
+        db,
+        [(f"b{n}", datetime(2026, 3, 1 + n % 9, n % 24, tzinfo=UTC), "t", "datahub",
+          n % 3 > 0, n, "u1", "mcp") for n in range(40)],
+    )  # fmt: skip
+    migrate(schema_url)
+    assert_exact(db)
+    assert sum(calls for calls, *_ in stored_rollups(db)["audit_rollup_tools"].values()) == 40
+
+
+def test_another_role_that_may_only_write_audit_logs_keeps_the_rollups(
+    schema_url: str, db: psycopg.Connection
+) -> None:
+    from graph.store.migrations import migrate
+
+    migrate(schema_url)
+    role = f"writer_{uuid.uuid4().hex[:12]}"
+    schema = db.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
+    db.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    try:
+        db.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        db.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON audit_logs TO "{role}"')
+        with psycopg.connect(schema_url, autocommit=True) as writer:
+            writer.execute(f'SET ROLE "{role}"')
+            writer.execute("SET search_path = pg_catalog")  # it names the table itself
+            writer.execute(
+                f'INSERT INTO "{schema}".audit_logs (id, timestamp, tool_name, success, '
+                "created_date) VALUES ('r1', '2026-03-15T10:00:00Z', 't', true, '2026-03-15')"
+            )
+            writer.execute(f"""DELETE FROM "{schema}".audit_logs WHERE id = 'nothing'""")
+        assert_exact(db)
+        assert len(stored_rollups(db)["audit_rollup_tools"]) == 1
+    finally:
+        db.execute(f'DROP OWNED BY "{role}"')
+        db.execute(f'DROP ROLE "{role}"')
+
+
+async def test_compaction_leaves_compacted_hours_alone(
+    store: Store, db: psycopg.Connection, clock: Any
+) -> None:
+    rng = random.Random(9)
+    for round_number in range(3):
+        await store.log_many(
+            [random_event(rng, clock.current - timedelta(hours=n), round_number * 100 + n)
+             for n in range(10)]
+        )  # fmt: skip
+    assert ru.compact(db, clock.current) > 0
+    rows = sum(s.rows for s in ru.status(db))
+    assert ru.compact(db, clock.current) == 0
+    assert sum(s.rows for s in ru.status(db)) == rows
+    assert_exact(db)

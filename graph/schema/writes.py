@@ -258,7 +258,7 @@ def variables_decoder(schema: Schema, variable: str, many: bool) -> Callable[[An
             if item.timestamp is not None:
                 try:
                     item.timestamp = parse_datetime(item.timestamp)
-                except ValueError:
+                except (ValueError, OverflowError):  # Overflow: an offset past year 1 or 9999
                     raise Declined from None
         return value
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -187,14 +188,15 @@ def json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a stored column type")
 
 
-def stored_event(row: tuple[Any, ...], parameters: Any) -> Event:
-    """The event INSERT_ROWS stored from `row`, given the `parameters` it read back.
+# Where each of Event's fields is in a row from `prepare_row`.
+EVENT_FROM_ROW = [WRITE_COLUMNS.index(field.name) for field in dataclasses.fields(Event)]
 
-    A row holds Event's fields in Event's order (both follow COLUMNS).
-    """
+
+def stored_event(row: tuple[Any, ...], parameters: Any) -> Event:
+    """The event INSERT_ROWS stored from `row`, given the `parameters` it read back."""
     values = list(row)
     values[PARAMETERS] = parameters
-    return Event(*values)
+    return Event(*[values[index] for index in EVENT_FROM_ROW])
 
 
 async def insert_rows(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> list[Event]:

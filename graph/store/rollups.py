@@ -131,17 +131,24 @@ def create_table(rollup: Rollup) -> sql.Composable:
     columns += [sql.SQL("{} bigint NOT NULL").format(sql.Identifier(m)) for m in MEASURES]
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {table} ({columns});"
-        "CREATE INDEX IF NOT EXISTS {index} ON {table} (bucket);"
+        "CREATE INDEX IF NOT EXISTS {bucket} ON {table} (bucket);"
+        # Dropping a partition deletes its days' rows while it holds audit_logs.
+        "CREATE INDEX IF NOT EXISTS {day} ON {table} (created_date);"
     ).format(
         table=sql.Identifier(rollup.table),
         columns=sql.SQL(", ").join(columns),
-        index=sql.Identifier(f"{rollup.table}_bucket_idx"),
+        bucket=sql.Identifier(f"{rollup.table}_bucket_idx"),
+        day=sql.Identifier(f"{rollup.table}_created_date_idx"),
     )
 
 
 def trigger_function(name: str, body: list[sql.Composable]) -> sql.Composable:
+    # SECURITY DEFINER with the search_path of the migration: a writer that may
+    # write audit_logs (the Go service's role, say) needs no rights on the
+    # rollups, and finds them whatever its own search_path.
     return sql.SQL(
-        "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$ "
+        "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+        "SECURITY DEFINER SET search_path FROM CURRENT AS $body$ "
         "BEGIN {body} RETURN NULL; END $body$;"
     ).format(name=sql.Identifier(name), body=sql.SQL(" ").join(body))
 
@@ -186,6 +193,31 @@ def schema_sql() -> str:
     return sql.Composed(parts).as_string()
 
 
+def install(conn: psycopg.Connection) -> None:
+    """Create the rollups and their triggers, and fill them from the rows already stored.
+
+    Runs in the migration's transaction: CREATE TRIGGER holds off writers of
+    audit_logs until it commits, so no row is counted twice or missed.
+    """
+    conn.execute(schema_sql())
+    for rollup in ROLLUPS:
+        conn.execute(
+            sql.SQL("INSERT INTO {table} {rows}").format(
+                table=sql.Identifier(rollup.table), rows=raw_sums(rollup)
+            ),
+            {"first": None, "last": None},
+        )
+
+
+def lock_rollups(conn: psycopg.Connection) -> None:
+    """Hold off compaction, rebuilds and the triggers' inserts until this transaction ends."""
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+            sql.SQL(", ").join(sql.Identifier(rollup.table) for rollup in ROLLUPS)
+        )
+    )
+
+
 def day_range(column: str) -> sql.Composable:
     """`column` between %(first)s and %(last)s, each bound optional (NULL: unbounded)."""
     name = sql.Identifier(column)
@@ -199,11 +231,13 @@ def rebuild(conn: psycopg.Connection, first: date | None = None, last: date | No
     """Recompute the rollups of the created_dates from first to last (all when None) from raw rows.
 
     In one transaction that locks audit_logs against writes (SHARE), so no
-    trigger adds a partial row for a statement the rebuild also counts.
+    trigger adds a partial row for a statement the rebuild also counts, and
+    the rollups against a compaction that would merge rows it deletes.
     """
     params = {"first": first, "last": last}
     with conn.transaction():
         conn.execute("LOCK TABLE audit_logs IN SHARE MODE")
+        lock_rollups(conn)
         for rollup in ROLLUPS:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE {}").format(
@@ -299,10 +333,14 @@ def compact(conn: psycopg.Connection, before: datetime) -> int:
         nonzero = sql.SQL(" OR ").join(
             sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in MEASURES
         )
+        # Only keys with several partial rows (or one that sums to nothing)
+        # are rewritten: a compacted hour is left as it is.
         with conn.transaction():
             cur = conn.execute(
                 sql.SQL(
-                    "WITH moved AS (DELETE FROM {table} WHERE bucket < %(before)s RETURNING *), "
+                    "WITH moved AS (DELETE FROM {table} WHERE bucket < %(before)s "
+                    "AND ({key}) IN (SELECT {key} FROM {table} WHERE bucket < %(before)s "
+                    "GROUP BY {key} HAVING count(*) > 1 OR NOT ({nonzero})) RETURNING *), "
                     "merged AS (INSERT INTO {table} SELECT {key}, {sums} FROM moved "
                     "GROUP BY {key} HAVING {nonzero} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM moved) - (SELECT count(*) FROM merged)"
@@ -327,13 +365,15 @@ def delete_days(conn: psycopg.Connection, first: date | None, last: date) -> Non
     """Delete the rollup rows of created_dates first..last (a partition being dropped)."""
     if not installed(conn):
         return
-    for rollup in ROLLUPS:
-        conn.execute(
-            sql.SQL("DELETE FROM {} WHERE {}").format(
-                sql.Identifier(rollup.table), day_range("created_date")
-            ),
-            {"first": first, "last": last},
-        )
+    with conn.transaction():  # a savepoint inside the caller's transaction
+        lock_rollups(conn)  # a compaction must not merge rows of these days back in
+        for rollup in ROLLUPS:
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE {}").format(
+                    sql.Identifier(rollup.table), day_range("created_date")
+                ),
+                {"first": first, "last": last},
+            )
 
 
 @dataclass(frozen=True, slots=True)
