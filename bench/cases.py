@@ -307,21 +307,10 @@ class Bench:
             load = await self.http_load(clients, requests.next, result.name, failures)
             return load.completed, load.latencies
 
-        async def floor() -> tuple[int, list[float]]:
-            async def worker(number: int, running: Callable[[], bool]) -> list[float]:
-                latencies, conn = [], floors[number]
-                while running():
-                    row = writes.floor_row(*self.ids.next("f", number))
-                    started = time.perf_counter()
-                    await conn.execute(writes.INSERT_SQL, row, prepare=True)
-                    latencies.append(time.perf_counter() - started)
-                return latencies
-
-            load = await closed_loop(clients, self.duration, worker)
-            return load.completed, load.latencies
-
         try:
-            api_side, floor_side = await self._alternate(api, floor, 1)
+            api_side, floor_side = await self._alternate(
+                api, self.inserting(floors, writes.INSERT_SQL, "f"), 1
+            )
         finally:
             await asyncio.gather(*(conn.close() for conn in floors))
         result.judge(api_side, floor_side, 0.75 if clients > 1 else None)
@@ -332,6 +321,26 @@ class Bench:
             result.notes.append(f"{len(failures)} requests FAILED, first: {failures[0][:300]}")
         return result
 
+    def inserting(
+        self, conns: list[Any], statement: str, side: str
+    ) -> Callable[[], Awaitable[tuple[int, list[float]]]]:
+        """A load of one-row INSERTs by `statement`, one connection per client, for --duration."""
+
+        async def run() -> tuple[int, list[float]]:
+            async def worker(number: int, running: Callable[[], bool]) -> list[float]:
+                latencies, conn = [], conns[number]
+                while running():
+                    row = writes.floor_row(*self.ids.next(side, number))
+                    started = time.perf_counter()
+                    await conn.execute(statement, row, prepare=True)
+                    latencies.append(time.perf_counter() - started)
+                return latencies
+
+            load = await closed_loop(len(conns), self.duration, worker)
+            return load.completed, load.latencies
+
+        return run
+
     async def other_writer_insert(self) -> CaseResult:
         """Another writer's plain INSERT of one row into audit_logs, rollup triggers and all."""
         result = CaseResult(
@@ -341,27 +350,10 @@ class Bench:
             target="reported",
         )
         writer, plain = await self.floor_connection(), await self.floor_connection()
-
-        def inserting(conn: Any, statement: str, side: str) -> Callable[[], Awaitable[Any]]:
-            async def run() -> tuple[int, list[float]]:
-                async def worker(number: int, running: Callable[[], bool]) -> list[float]:
-                    latencies = []
-                    while running():
-                        row = writes.floor_row(*self.ids.next(side, number))
-                        started = time.perf_counter()
-                        await conn.execute(statement, row, prepare=True)
-                        latencies.append(time.perf_counter() - started)
-                    return latencies
-
-                load = await closed_loop(1, self.duration, worker)
-                return load.completed, load.latencies
-
-            return run
-
         try:
             api_side, floor_side = await self._alternate(
-                inserting(writer, writes.OTHER_WRITER_SQL, "o"),
-                inserting(plain, writes.INSERT_SQL, "f"),
+                self.inserting([writer], writes.OTHER_WRITER_SQL, "o"),
+                self.inserting([plain], writes.INSERT_SQL, "f"),
                 1,
             )
         finally:
