@@ -181,7 +181,7 @@ class LearnWrites(SchemaExtension):
         if context.pre_execution_errors or context.graphql_document is None or not context.query:
             return
         documents: WriteDocuments = context.schema.write_documents  # type: ignore[attr-defined]
-        if any(name.decode() in context.query for name in documents.field_names):
+        if any(name in context.query for name in WRITES):
             documents.learn(context.query, context.graphql_document)
 
 
