@@ -281,7 +281,7 @@ def test_rollups_cli_status_verify_and_rebuild(schema_url: str, db: psycopg.Conn
     assert date(2026, 3, 15) in {key[1] for key in stored_rollups(db)["audit_rollup_users"]}
 
 
-def test_migrating_fills_the_rollups_from_the_rows_already_stored(
+def test_the_backfill_fills_the_rollups_from_the_rows_already_stored(
     schema_url: str, db: psycopg.Connection
 ) -> None:
     from graph.store.migrations import migrate
@@ -290,14 +290,20 @@ def test_migrating_fills_the_rollups_from_the_rows_already_stored(
     # Back to the state before the rollups existed, with rows written meanwhile.
     for name in ("insert", "delete", "update", "truncate"):
         db.execute(f"DROP FUNCTION audit_rollups_{name}() CASCADE")
-    db.execute("DROP TABLE audit_rollup_tools, audit_rollup_users")
-    db.execute("DELETE FROM audit_graph_migrations WHERE version = 7")
+    db.execute("DROP TABLE audit_rollup_tools, audit_rollup_users, audit_rollup_coverage")
+    db.execute("DELETE FROM audit_graph_migrations WHERE version >= 7")
     plain_insert(
         db,
         [(f"b{n}", datetime(2026, 3, 1 + n % 9, n % 24, tzinfo=UTC), "t", "datahub",
           n % 3 > 0, n, "u1", "mcp") for n in range(40)],
     )  # fmt: skip
     migrate(schema_url)
+    assert stored_rollups(db)["audit_rollup_tools"] == {}  # migrating does not wait for it
+    days = []
+    while (step := ru.backfill_step(db)) is not None and step.day is not None:
+        days.append(step.day)
+    assert days == sorted(days, reverse=True)  # newest first
+    assert days[-1] == date(2026, 2, 28)  # the day before the oldest UTC date
     assert_exact(db)
     assert sum(calls for calls, *_ in stored_rollups(db)["audit_rollup_tools"].values()) == 40
 

@@ -24,19 +24,26 @@ class Conditions:
         self.clauses.append(sql.SQL(clause) if isinstance(clause, str) else clause)
         self.params.update(params)
 
-    def time_range(self, start: datetime | None, end: datetime | None) -> None:
+    def time_range(self, start: datetime | None, end: datetime | None, prefix: str = "") -> None:
         """Inclusive bounds on timestamp, repeated on created_date for partition pruning.
 
         The created_date bounds allow one day more on each side: other writers
         (the Go service) store the local date of the timestamp, which is at
         most a day off the UTC date (offsets run from -12 h to +14 h).
+        `prefix` names the parameters, for several ranges in one statement.
         """
+
+        def bound(clause: str, name: str, value: Any) -> None:
+            self.add(
+                sql.SQL(clause).format(sql.Placeholder(prefix + name)), **{prefix + name: value}
+            )
+
         if start is not None:
-            self.add("timestamp >= %(start)s", start=start)
-            self.add("created_date >= %(start_date)s", start_date=day_beside(start, -1))
+            bound("timestamp >= {}", "start", start)
+            bound("created_date >= {}", "start_date", day_beside(start, -1))
         if end is not None:
-            self.add("timestamp <= %(end)s", end=end)
-            self.add("created_date <= %(end_date)s", end_date=day_beside(end, 1))
+            bound("timestamp <= {}", "end", end)
+            bound("created_date <= {}", "end_date", day_beside(end, 1))
 
     def copy(self) -> Conditions:
         """These conditions, to add more to without changing these."""
@@ -51,10 +58,13 @@ class Conditions:
             **{column: value},
         )
 
+    def predicate(self) -> sql.Composable | None:
+        """The conditions joined by AND, without WHERE; None when there are none."""
+        return sql.SQL(" AND ").join(self.clauses) if self.clauses else None
+
     def sql(self) -> sql.Composable:
-        if not self.clauses:
-            return sql.SQL("")
-        return sql.SQL("WHERE ") + sql.SQL(" AND ").join(self.clauses)
+        predicate = self.predicate()
+        return sql.SQL("") if predicate is None else sql.SQL("WHERE ") + predicate
 
 
 def day_beside(moment: datetime, days: int) -> date:

@@ -14,6 +14,12 @@ running server: it owns one dedicated connection, runs the ensure step at
 start and a full tick every interval, and stops promptly on `close`, cancelling
 a statement that is still running.
 
+Between ticks, every `upkeep_interval` seconds, the thread keeps the rollups
+small and whole (`upkeep`): it backfills the days the rollups do not cover
+yet, newest first, and compacts the partial rows the writers add. That needs
+no advisory lock: both take the rollups' own lock without waiting, so of
+many replicas one does the work and the others skip.
+
 Everything here is synchronous on purpose: partition DDL and a large DELETE
 are long, rare statements that must not occupy the async pools that serve
 requests.
@@ -53,6 +59,12 @@ STEP_ENSURE = "ensure partitions"
 STEP_DELETE = "retention delete"
 STEP_DROP = "drop expired partitions"
 STEP_COMPACT = "compact rollups"
+# How often the rollups are backfilled and compacted between ticks. Each
+# statement of a writer adds partial rows; compacting often keeps the hours a
+# dashboard reads near one row per key.
+UPKEEP_INTERVAL = 10.0
+# A backfill runs day after day for at most this long before it compacts.
+BACKFILL_BUDGET = 5.0
 
 
 def never() -> bool:
@@ -188,6 +200,30 @@ def release_lock(conn: psycopg.Connection, key: int) -> None:
         log.warning("maintenance: the advisory lock %#x was not held at release", key)
 
 
+def upkeep(
+    conn: psycopg.Connection,
+    stopping: Callable[[], bool] = never,
+    budget: float = BACKFILL_BUDGET,
+) -> int:
+    """Backfill uncovered days for up to `budget` seconds, then compact; return days filled."""
+    if not rollups.installed(conn):
+        return 0
+    filled = 0
+    deadline = time.monotonic() + budget
+    while not stopping() and time.monotonic() < deadline:
+        step = rollups.backfill_step(conn)
+        if step is None or step.day is None:
+            if step is not None and filled:
+                log.info("rollups: backfill done; every stored row is counted")
+            break
+        filled += 1
+        log.info("rollups: backfilled %s; %d day(s) left", step.day, step.days_left)
+    if not stopping():
+        removed = rollups.compact(conn, nowait=True)
+        log.debug("rollups: compacted %d partial row(s)", removed)
+    return filled
+
+
 def summary(report: MaintenanceReport) -> str:
     """One log line for a tick."""
     if not report.lock_acquired:
@@ -209,6 +245,7 @@ class Maintenance:
     clock: the current UTC time, read at each tick.
     interval: seconds between full ticks; the run at start does only the ensure step.
     lock_key, retention_days: as `tick` takes them.
+    upkeep_interval: seconds between rollup upkeeps (`upkeep`).
     stop_timeout: how long close() waits for the thread before abandoning it.
 
     The thread keeps one dedicated connection (checked before each tick and
@@ -226,6 +263,7 @@ class Maintenance:
         lock_key: int,
         retention_days: int,
         stop_timeout: float = STOP_TIMEOUT,
+        upkeep_interval: float = UPKEEP_INTERVAL,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"the maintenance interval must be positive seconds; got {interval}")
@@ -235,6 +273,7 @@ class Maintenance:
         self.lock_key = lock_key
         self.retention_days = retention_days
         self.stop_timeout = stop_timeout
+        self.upkeep_interval = upkeep_interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
@@ -289,8 +328,16 @@ class Maintenance:
         log.info("maintenance thread started (every %.0fs)", self.interval)
         try:
             self._tick(full=False)
-            while not self._stop.wait(self.interval):
-                self._tick(full=True)
+            next_tick = time.monotonic() + self.interval
+            self._upkeep()
+            while not self._stop.wait(
+                max(0.0, min(self.upkeep_interval, next_tick - time.monotonic()))
+            ):
+                if time.monotonic() >= next_tick:
+                    self._tick(full=True)
+                    next_tick = time.monotonic() + self.interval
+                else:
+                    self._upkeep()
         finally:
             self._disconnect()
             log.info("maintenance thread stopped")
@@ -318,6 +365,14 @@ class Maintenance:
             log.log(level, "maintenance tick: %s", summary(report))
         else:
             log.debug("maintenance tick: %s", summary(report))
+
+    def _upkeep(self) -> None:
+        try:
+            upkeep(self._connection(), self._stop.is_set)
+        except Exception:
+            if not self._stop.is_set():
+                log.exception("rollup upkeep failed; the next one starts on a new connection")
+            self._disconnect()
 
     def _connection(self) -> psycopg.Connection:
         """The thread's connection, replaced when it no longer answers.

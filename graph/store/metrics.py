@@ -7,6 +7,7 @@ empty window answers with zeros.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -22,19 +23,10 @@ from .models import (
     PerformanceStats,
     Resolution,
     TimeseriesBucket,
-    Window,
 )
+from .rollups import HOUR
+from .sources import Scope, parts
 from .validation import BUCKET_STEP, bucket_floor
-
-
-def scope(window: Window, **equal: str) -> Conditions:
-    """The window, and `column = value` for each non-empty value (user_id, source, ...)."""
-    where = Conditions()
-    where.time_range(window.start, window.end)
-    for column, value in equal.items():
-        if value:
-            where.equals(column, value)
-    return where
 
 
 async def fetch_one(conn: AsyncConnection, row_type: type, query: sql.Composable, params: Any):
@@ -45,34 +37,41 @@ async def fetch_one(conn: AsyncConnection, row_type: type, query: sql.Composable
     return row
 
 
+# The width of the raw buckets a timeseries sums: an hour where a rollup may
+# answer for whole hours (and DAY sums them), a minute where none can.
+RAW_WIDTH = {Resolution.MINUTE: "1 minute", Resolution.HOUR: HOUR, Resolution.DAY: HOUR}
+
+
 async def timeseries(
-    conn: AsyncConnection, window: Window, resolution: Resolution, where: Conditions
+    conn: AsyncConnection, scope: Scope, resolution: Resolution, covered: datetime | None
 ) -> list[TimeseriesBucket]:
     # The session runs in UTC (see pool.configure), so generate_series steps
     # and date_trunc both work on UTC calendar boundaries.
+    source = parts(scope, (), covered, RAW_WIDTH[resolution])
     query = sql.SQL("""
-        WITH counts AS (
-            SELECT date_trunc(%(unit)s, timestamp) AS bucket,
-                   count(*) AS count,
-                   count(*) FILTER (WHERE success) AS success_count,
-                   sum(duration_ms)::float8 / NULLIF(count(duration_ms), 0) AS avg_duration_ms
-            FROM audit_logs {where}
+        WITH parts AS ({parts}),
+        counts AS (
+            SELECT date_trunc(%(unit)s, bucket) AS bucket,
+                   sum(calls) AS count,
+                   sum(successes) AS success_count,
+                   sum(duration_sum)::float8 / NULLIF(sum(durations), 0) AS avg_duration_ms
+            FROM parts
             GROUP BY 1
         )
         SELECT b.bucket,
-               COALESCE(c.count, 0) AS count,
-               COALESCE(c.success_count, 0) AS success_count,
-               COALESCE(c.count - c.success_count, 0) AS error_count,
+               COALESCE(c.count, 0)::int8 AS count,
+               COALESCE(c.success_count, 0)::int8 AS success_count,
+               COALESCE(c.count - c.success_count, 0)::int8 AS error_count,
                COALESCE(c.avg_duration_ms, 0) AS avg_duration_ms
         FROM generate_series(%(first)s::timestamptz, %(last)s::timestamptz, %(step)s) AS b(bucket)
         LEFT JOIN counts c USING (bucket)
         ORDER BY b.bucket
-    """).format(where=where.sql())
+    """).format(parts=source.relation)
     params = {
-        **where.params,
+        **source.params,
         "unit": resolution.value,
-        "first": bucket_floor(window.start, resolution),
-        "last": bucket_floor(window.end, resolution),
+        "first": bucket_floor(scope.window.start, resolution),
+        "last": bucket_floor(scope.window.end, resolution),
         "step": BUCKET_STEP[resolution],
     }
     cur = conn.cursor(row_factory=class_row(TimeseriesBucket))
@@ -81,54 +80,77 @@ async def timeseries(
 
 
 async def breakdown(
-    conn: AsyncConnection, dimension: Dimension, limit: int, where: Conditions
+    conn: AsyncConnection,
+    dimension: Dimension,
+    limit: int,
+    scope: Scope,
+    covered: datetime | None,
 ) -> list[BreakdownEntry]:
-    group = sql.SQL("COALESCE({}, '')").format(sql.Identifier(dimension.value))
-    if dimension is Dimension.USER_ID:
-        # Groups stay per user_id; the label is the user's email when there is one.
-        label = sql.SQL("COALESCE(max(NULLIF(user_email, '')), {})").format(group)
-    else:
-        label = group
+    # Groups stay per user_id; the label is the user's email when there is one.
+    # Only keys with calls name a group or give it a label: a deleted row's
+    # partial rows sum to nothing but are still there until compaction.
+    by_user = dimension is Dimension.USER_ID
+    columns = (dimension.value, "user_email") if by_user else (dimension.value,)
+    source = parts(scope, columns, covered, width=None)
+    group = sql.Identifier(dimension.value)
+    label = sql.SQL("COALESCE(max(NULLIF(user_email, '')), {})").format(group) if by_user else group
     query = sql.SQL("""
+        WITH parts AS ({parts}),
+        keys AS (
+            SELECT {columns}, sum(calls) AS calls, sum(successes) AS successes,
+                   sum(duration_sum) AS duration_sum, sum(durations) AS durations
+            FROM parts
+            GROUP BY {columns}
+            HAVING sum(calls) <> 0
+        )
         SELECT {label} AS dimension,
-               count(*) AS count,
-               count(*) FILTER (WHERE success)::float8 / count(*) AS success_rate,
-               COALESCE(sum(duration_ms)::float8 / NULLIF(count(duration_ms), 0), 0)
+               sum(calls)::int8 AS count,
+               sum(successes)::float8 / sum(calls) AS success_rate,
+               COALESCE(sum(duration_sum)::float8 / NULLIF(sum(durations), 0), 0)
                    AS avg_duration_ms
-        FROM audit_logs {where}
+        FROM keys
         GROUP BY {group}
-        ORDER BY count(*) DESC, {label} COLLATE "C" ASC
+        ORDER BY sum(calls) DESC, {label} COLLATE "C" ASC
         LIMIT %(limit)s
-    """).format(label=label, group=group, where=where.sql())
+    """).format(
+        parts=source.relation,
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        label=label,
+        group=group,
+    )
     cur = conn.cursor(row_factory=class_row(BreakdownEntry))
-    await cur.execute(query, {**where.params, "limit": limit})
+    await cur.execute(query, {**source.params, "limit": limit})
     return await cur.fetchall()
 
 
-async def overview(conn: AsyncConnection, where: Conditions) -> Overview:
-    # Aggregating per (user, tool) first turns both distinct counts into hash
-    # aggregates that PostgreSQL runs in parallel; count(DISTINCT) would sort.
+async def overview(conn: AsyncConnection, scope: Scope, covered: datetime | None) -> Overview:
+    # Distinct users and tools are the keys with calls. The totals and the
+    # tools come from one relation, the users from another when no rollup
+    # holds both (they share one when raw rows answer).
+    tools = parts(scope, ("tool_name",), covered, width=None)
+    users = parts(scope, ("user_id",), covered, width=None)
+    if tools.rollup is None or users.rollup is None:
+        tools = users = parts(scope, ("user_id", "tool_name"), None, width=None)
+        users_relation: sql.Composable = sql.SQL("SELECT * FROM tools")
+    else:
+        users_relation = users.relation
     query = sql.SQL("""
+        WITH tools AS ({tools}), users AS ({users})
         SELECT COALESCE(sum(calls), 0)::int8 AS total_calls,
                COALESCE(sum(successes)::float8 / NULLIF(sum(calls), 0), 0) AS success_rate,
                COALESCE(sum(duration_sum)::float8 / NULLIF(sum(durations), 0), 0)
                    AS avg_duration_ms,
-               count(DISTINCT user_id) FILTER (WHERE user_id <> '') AS unique_users,
-               count(DISTINCT tool_name) FILTER (WHERE tool_name <> '') AS unique_tools,
+               (SELECT count(*) FROM (
+                    SELECT user_id FROM users WHERE user_id <> ''
+                    GROUP BY user_id HAVING sum(calls) <> 0) AS named) AS unique_users,
+               (SELECT count(*) FROM (
+                    SELECT tool_name FROM tools WHERE tool_name <> ''
+                    GROUP BY tool_name HAVING sum(calls) <> 0) AS named) AS unique_tools,
                COALESCE(sum(enriched)::float8 / NULLIF(sum(calls), 0), 0) AS enrichment_rate,
                COALESCE(sum(calls - successes), 0)::int8 AS error_count
-        FROM (
-            SELECT user_id, tool_name,
-                   count(*) AS calls,
-                   count(*) FILTER (WHERE success) AS successes,
-                   sum(duration_ms) AS duration_sum,
-                   count(duration_ms) AS durations,
-                   count(*) FILTER (WHERE enrichment_applied) AS enriched
-            FROM audit_logs {where}
-            GROUP BY user_id, tool_name
-        ) AS per_user_tool
-    """).format(where=where.sql())
-    return await fetch_one(conn, Overview, query, where.params)
+        FROM tools
+    """).format(tools=tools.relation, users=users_relation)
+    return await fetch_one(conn, Overview, query, {**tools.params, **users.params})
 
 
 async def performance(conn: AsyncConnection, where: Conditions) -> PerformanceStats:
@@ -228,11 +250,15 @@ async def enrichment(conn: AsyncConnection, where: Conditions) -> EnrichmentStat
 
 
 async def discovery(
-    conn: AsyncConnection, where: Conditions, discovery_kind: str, query_kind: str
+    conn: AsyncConnection,
+    scope: Scope,
+    covered: datetime | None,
+    discovery_kind: str,
+    query_kind: str,
 ) -> DiscoveryStats:
     # The top tools count every discovery call, with or without a session (as
     # the Go service does); the session statistics only calls in a session.
-    tools_where = where.copy()
+    where = scope.conditions()
     where.add("session_id <> ''")
     params = {**where.params, "discovery_kind": discovery_kind, "query_kind": query_kind}
     sessions_query = sql.SQL("""
@@ -253,8 +279,8 @@ async def discovery(
     """).format(where=where.sql())
     cur = await conn.execute(sessions_query, params)
     total, discovering, querying, before, without = await cur.fetchone()  # type: ignore[misc]
-    tools_where.add("toolkit_kind = %(discovery_kind)s", discovery_kind=discovery_kind)
-    top_tools = await breakdown(conn, Dimension.TOOL_NAME, 10, tools_where)
+    discovering_scope = Scope(scope.window, {**scope.equal, "toolkit_kind": discovery_kind})
+    top_tools = await breakdown(conn, Dimension.TOOL_NAME, 10, discovering_scope, covered)
     return DiscoveryStats(
         total_sessions=total,
         discovery_sessions=discovering,

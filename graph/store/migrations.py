@@ -156,6 +156,7 @@ MIGRATIONS = (
     # Built from rollups.py, which is its first version: a later change to the
     # rollups' shape is a new migration that alters the tables.
     Migration(7, "hourly rollups kept by statement triggers", rollups.install),
+    Migration(8, "fill the rollups online, newest day first", rollups.track_coverage),
 )
 
 

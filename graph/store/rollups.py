@@ -18,13 +18,25 @@ partition's rows are deleted with it (`delete_days`); anything else that
 bypasses the triggers is repaired by `rebuild`, and `verify` reports any
 difference from the raw rows.
 
-Reads do not use the rollups yet (see bench/README.md, "Rollups").
+Rows stored before the triggers existed are filled in online, newest day
+first (`backfill_step`, run by the maintenance thread); `audit_rollup_coverage`
+says from which created_date on the rollups hold every row, and the
+statistics read raw rows for the rest (`sources.py`).
+
+Whoever deletes rollup rows (compaction, rebuild, backfill, a partition drop)
+first takes SHARE UPDATE EXCLUSIVE on the rollups: those serialize with each
+other, while the triggers' INSERTs (ROW EXCLUSIVE) never wait. Each replaces
+rows with one statement (a DELETE in a WITH and the INSERT), so the DELETE
+and the raw rows it recounts are read in one snapshot: a writer's rows and
+its trigger's partial row are either both seen (the partial row deleted and
+the rows recounted) or both unseen (left as they are).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -59,23 +71,35 @@ MEASURES = {
 }
 
 
-def partial_rows(
-    rollup: Rollup,
+HOUR = "1 hour"
+# The origin of date_bin: any UTC midnight gives the UTC hour, minute or day of
+# the instant whatever the session's time zone.
+BIN_ORIGIN = "2000-01-01T00:00:00Z"
+
+
+def aggregated(
     source: str,
+    dimensions: Sequence[str],
+    *,
+    width: str | None = HOUR,
     sign: int = 1,
     where: sql.Composable | None = None,
     fold_nulls: bool = True,
 ) -> sql.Composable:
-    """SELECT of `source`'s rows as partial rollup rows, each measure times `sign`.
+    """SELECT of `source`'s rows as partial rollup rows: bucket, dimensions, measures.
 
-    NULL text is grouped as '' (as the statistics read it).
+    The bucket is the `width` bin of timestamp (NULL when width is None, for
+    statistics that need no time). Text dimensions are grouped with NULL as ''
+    (as the statistics read them); each measure is multiplied by `sign`.
     """
     columns = [
-        # date_bin on the instant: the UTC hour whatever the session's time zone.
-        sql.SQL("date_bin('1 hour', timestamp, '2000-01-01T00:00:00Z') AS bucket"),
-        sql.SQL("created_date"),
+        sql.SQL("NULL::timestamptz AS bucket")
+        if width is None
+        else sql.SQL("date_bin({}::interval, timestamp, {}) AS bucket").format(
+            sql.Literal(width), sql.Literal(BIN_ORIGIN)
+        )
     ]
-    columns += [folded(name) if fold_nulls else sql.Identifier(name) for name in rollup.dimensions]
+    columns += [dimension(name, fold_nulls) for name in dimensions]
     columns += [
         sql.SQL("{} AS {}").format(
             sql.SQL(aggregate if sign == 1 else f"-{aggregate}"), sql.Identifier(measure)
@@ -86,8 +110,26 @@ def partial_rows(
         columns=sql.SQL(", ").join(columns),
         source=sql.Identifier(source),
         where=sql.SQL("WHERE {}").format(where) if where is not None else sql.SQL(""),
-        positions=sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(rollup.key) + 1)),
+        positions=sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(dimensions) + 2)),
     )
+
+
+def partial_rows(
+    rollup: Rollup,
+    source: str,
+    sign: int = 1,
+    where: sql.Composable | None = None,
+    fold_nulls: bool = True,
+) -> sql.Composable:
+    """SELECT of `source`'s rows as partial rows of `rollup` (its whole key), times `sign`."""
+    return aggregated(source, rollup.key[1:], sign=sign, where=where, fold_nulls=fold_nulls)
+
+
+def dimension(name: str, fold_nulls: bool = True) -> sql.Composable:
+    """A rollup key column over audit_logs rows: text folded (see `folded`), dates as they are."""
+    if name == "created_date" or not fold_nulls:
+        return sql.Identifier(name)
+    return folded(name)
 
 
 def folded(name: str) -> sql.Composable:
@@ -194,26 +236,49 @@ def schema_sql() -> str:
 
 
 def install(conn: psycopg.Connection) -> None:
-    """Create the rollups and their triggers, and fill them from the rows already stored.
+    """Create the rollups and their triggers (migration 7); `track_coverage` fills them.
 
-    Runs in the migration's transaction: CREATE TRIGGER holds off writers of
-    audit_logs until it commits, so no row is counted twice or missed.
+    CREATE TRIGGER waits for the writers of audit_logs in flight and holds
+    off new ones until the migration commits: every row written after it is
+    counted by the triggers, the rows before it by the backfill.
     """
     conn.execute(schema_sql())
-    for rollup in ROLLUPS:
-        conn.execute(
-            sql.SQL("INSERT INTO {table} {rows}").format(
-                table=sql.Identifier(rollup.table), rows=raw_sums(rollup)
-            ),
-            {"first": None, "last": None},
-        )
 
 
-def lock_rollups(conn: psycopg.Connection) -> None:
-    """Hold off compaction, rebuilds and the triggers' inserts until this transaction ends."""
+COVERAGE = "audit_rollup_coverage"
+
+
+def track_coverage(conn: psycopg.Connection) -> None:
+    """Migration 8: record from which created_date on the rollups hold every row.
+
+    `covered_from` NULL means every day. Rows stored before the triggers
+    have created_dates up to a day after their UTC date (the Go service
+    stores local dates), so the backfill starts two days after the newest
+    timestamp. A database whose rollups migration 7 filled at once is
+    recounted too (the same numbers, in the background): there is no telling
+    it from one whose rows came before the triggers.
+    """
     conn.execute(
-        sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
-            sql.SQL(", ").join(sql.Identifier(rollup.table) for rollup in ROLLUPS)
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
+            " covered_from date);"
+            "INSERT INTO {table} (covered_from)"
+            " SELECT (max(timestamp) AT TIME ZONE 'UTC')::date + 2 FROM audit_logs"
+            " ON CONFLICT DO NOTHING"
+        ).format(table=sql.Identifier(COVERAGE))
+    )
+
+
+def lock_rollups(conn: psycopg.Connection, nowait: bool = False) -> None:
+    """Hold off other deleters of rollup rows (not the triggers) until this transaction ends.
+
+    nowait: raise psycopg.errors.LockNotAvailable instead of waiting.
+    """
+    conn.execute(
+        sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE{}").format(
+            sql.SQL(", ").join(sql.Identifier(rollup.table) for rollup in ROLLUPS),
+            sql.SQL(" NOWAIT" if nowait else ""),
         )
     )
 
@@ -227,30 +292,88 @@ def day_range(column: str) -> sql.Composable:
     ).format(name=name)
 
 
+def recount(conn: psycopg.Connection, first: date | None, last: date | None) -> None:
+    """Replace the rollup rows of created_dates first..last by the raw rows' sums.
+
+    The caller holds `lock_rollups`. One statement per rollup, so the rows it
+    deletes and the raw rows it counts are one snapshot (module docstring).
+    """
+    for rollup in ROLLUPS:
+        conn.execute(
+            sql.SQL(
+                "WITH gone AS (DELETE FROM {table} WHERE {days}) INSERT INTO {table} {rows}"
+            ).format(
+                table=sql.Identifier(rollup.table),
+                days=day_range("created_date"),
+                rows=raw_sums(rollup),
+            ),
+            {"first": first, "last": last},
+        )
+
+
 def rebuild(conn: psycopg.Connection, first: date | None = None, last: date | None = None) -> None:
     """Recompute the rollups of the created_dates from first to last (all when None) from raw rows.
 
-    In one transaction that locks audit_logs against writes (SHARE), so no
-    trigger adds a partial row for a statement the rebuild also counts, and
-    the rollups against a compaction that would merge rows it deletes.
+    Writers go on meanwhile: their rows are counted once, by the rebuild or
+    by their trigger (module docstring).
     """
-    params = {"first": first, "last": last}
     with conn.transaction():
-        conn.execute("LOCK TABLE audit_logs IN SHARE MODE")
         lock_rollups(conn)
-        for rollup in ROLLUPS:
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE {}").format(
-                    sql.Identifier(rollup.table), day_range("created_date")
-                ),
-                params,
-            )
-            conn.execute(
-                sql.SQL("INSERT INTO {table} {rows}").format(
-                    table=sql.Identifier(rollup.table), rows=raw_sums(rollup)
-                ),
-                params,
-            )
+        recount(conn, first, last)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """What one backfill step did: the day it filled, and the days still to fill."""
+
+    day: date | None
+    days_left: int
+
+
+def backfill_step(conn: psycopg.Connection) -> Backfill | None:
+    """Fill the rollups of the newest created_date not covered yet, and mark it covered.
+
+    Returns None when another process holds the rollups' lock (try later);
+    Backfill(None, 0) once every day is covered. Each step is one
+    transaction over one day's rows, so writers never wait for it and a
+    stopped backfill resumes where it was.
+    """
+    with conn.transaction():
+        try:
+            lock_rollups(conn, nowait=True)
+        except psycopg.errors.LockNotAvailable:
+            return None
+        covered_from = covered_since(conn)
+        if covered_from is None:
+            return Backfill(None, 0)
+        oldest = oldest_day(conn)
+        day = covered_from - timedelta(days=1)
+        if oldest is None or day < oldest:
+            set_coverage(conn, None)
+            return Backfill(None, 0)
+        recount(conn, day, day)
+        set_coverage(conn, day)
+        return Backfill(day, (day - oldest).days)
+
+
+def covered_since(conn: psycopg.Connection) -> date | None:
+    row = conn.execute(sql.SQL("SELECT covered_from FROM {}").format(sql.Identifier(COVERAGE)))
+    found = row.fetchone()
+    return found[0] if found else None
+
+
+def set_coverage(conn: psycopg.Connection, day: date | None) -> None:
+    conn.execute(
+        sql.SQL("UPDATE {} SET covered_from = %s").format(sql.Identifier(COVERAGE)), (day,)
+    )
+
+
+def oldest_day(conn: psycopg.Connection) -> date | None:
+    """The oldest created_date a row may have: the day before the oldest UTC date (index read)."""
+    row = conn.execute(
+        "SELECT (min(timestamp) AT TIME ZONE 'UTC')::date - 1 FROM audit_logs"
+    ).fetchone()
+    return row[0] if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,12 +440,13 @@ def raw_sums(rollup: Rollup) -> sql.Composable:
     return partial_rows(rollup, "audit_logs", where=day_range("created_date"))
 
 
-def compact(conn: psycopg.Connection, before: datetime) -> int:
-    """Merge the partial rows of the hours before `before` into one per key; return rows removed.
+def compact(conn: psycopg.Connection, before: datetime | None = None, nowait: bool = False) -> int:
+    """Merge the partial rows of the hours before `before` (all when None) into one per key.
 
-    Rows written meanwhile by other transactions are not seen by the DELETE
-    and stay as they are, so compaction never loses a concurrent write.
-    Keys that sum to nothing disappear.
+    Returns the rows removed. Rows written meanwhile by other transactions
+    are not seen by the DELETE and stay as they are, so compaction never
+    loses a concurrent write; keys that sum to nothing disappear. With
+    nowait, a compaction that finds another deleter at work returns 0 at once.
     """
     removed = 0
     if not installed(conn):
@@ -336,6 +460,10 @@ def compact(conn: psycopg.Connection, before: datetime) -> int:
         # Only keys with several partial rows (or one that sums to nothing)
         # are rewritten: a compacted hour is left as it is.
         with conn.transaction():
+            try:
+                lock_rollups(conn, nowait)
+            except psycopg.errors.LockNotAvailable:
+                return removed
             cur = conn.execute(
                 sql.SQL(
                     "WITH moved AS (DELETE FROM {table} WHERE bucket < %(before)s "
@@ -345,7 +473,7 @@ def compact(conn: psycopg.Connection, before: datetime) -> int:
                     "GROUP BY {key} HAVING {nonzero} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM moved) - (SELECT count(*) FROM merged)"
                 ).format(table=sql.Identifier(rollup.table), key=key, sums=sums, nonzero=nonzero),
-                {"before": before},
+                {"before": before or datetime.max.replace(tzinfo=UTC)},
             )
             row = cur.fetchone()
             removed += int(row[0]) if row else 0
@@ -382,6 +510,33 @@ class Status:
     rows: int
     first_bucket: datetime | None
     last_bucket: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How far the backfill has come: rollups hold every row of created_date >= covered_from."""
+
+    covered_from: date | None  # None: every day
+    oldest: date | None  # the oldest day a stored row may have
+
+    @property
+    def days_left(self) -> int:
+        if self.covered_from is None or self.oldest is None:
+            return 0
+        return max(0, (self.covered_from - self.oldest).days)
+
+    def describe(self) -> str:
+        if self.days_left == 0:
+            return "every stored row is counted"
+        assert self.covered_from is not None
+        return (
+            f"rows from {self.covered_from.isoformat()} on are counted; backfilling, "
+            f"{self.days_left} day(s) left (back to {self.oldest}); older days read raw rows"
+        )
+
+
+def coverage(conn: psycopg.Connection) -> Coverage:
+    return Coverage(covered_since(conn), oldest_day(conn))
 
 
 def status(conn: psycopg.Connection) -> list[Status]:

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD
 from graph.values import as_utc
 
-from . import events, maintenance, metrics, partitions
+from . import events, maintenance, metrics, partitions, sources
 from .conditions import Conditions
 from .errors import InvalidArgument, StoreUnavailable
 from .feed import EventFeed
@@ -52,6 +52,7 @@ from .models import (
     TimeseriesBucket,
     UserLabel,
 )
+from .sources import Scope
 from .validation import (
     check_bucket_count,
     check_event,
@@ -488,7 +489,7 @@ class Store:
 
     # --- statistics ----------------------------------------------------------
 
-    def _scope(self, flt: MetricsFilter, tool_name: str = "") -> tuple[Any, Conditions]:
+    def _scope(self, flt: MetricsFilter, tool_name: str = "") -> Scope:
         equal = {
             "user_id": flt.user_id,
             "event_kind": flt.event_kind,
@@ -498,7 +499,7 @@ class Store:
         for name, value in equal.items():
             check_text(name, value)
         window = resolve_window(flt.start, flt.end, self.now())
-        return window, metrics.scope(window, **equal)
+        return Scope(window, {name: value for name, value in equal.items() if value})
 
     async def timeseries(
         self,
@@ -506,10 +507,11 @@ class Store:
         flt: MetricsFilter = MetricsFilter(),  # noqa: B008
     ) -> list[TimeseriesBucket]:
         resolution = parse_enum(Resolution, resolution, "resolution")
-        window, where = self._scope(flt)
-        check_bucket_count(window, resolution)
+        scope = self._scope(flt)
+        check_bucket_count(scope.window, resolution)
         async with self._reading() as conn:
-            return await metrics.timeseries(conn, window, resolution, where)
+            covered = await sources.covered_from(conn)
+            return await metrics.timeseries(conn, scope, resolution, covered)
 
     async def breakdown(
         self,
@@ -522,32 +524,39 @@ class Store:
         if limit <= 0:
             limit = BREAKDOWN_DEFAULT_LIMIT
         limit = min(limit, BREAKDOWN_MAX_LIMIT)
-        _, where = self._scope(flt, tool_name)
+        scope = self._scope(flt, tool_name)
         async with self._reading() as conn:
-            return await metrics.breakdown(conn, group_by, limit, where)
+            covered = await sources.covered_from(conn)
+            return await metrics.breakdown(conn, group_by, limit, scope, covered)
 
-    async def _summary(
+    async def overview(self, flt: MetricsFilter = MetricsFilter()) -> Overview:  # noqa: B008
+        scope = self._scope(flt)
+        async with self._reading() as conn:
+            covered = await sources.covered_from(conn)
+            return await metrics.overview(conn, scope, covered)
+
+    async def _raw_summary(
         self, flt: MetricsFilter, statistic: Callable[[AsyncConnection, Conditions], Awaitable[T]]
     ) -> T:
-        """A statistic that summarises the filter's window in one row."""
-        _, where = self._scope(flt)
+        """A statistic that summarises the filter's raw rows in one row."""
+        where = self._scope(flt).conditions()
         async with self._reading() as conn:
             return await statistic(conn, where)
 
-    async def overview(self, flt: MetricsFilter = MetricsFilter()) -> Overview:  # noqa: B008
-        return await self._summary(flt, metrics.overview)
-
     async def performance(self, flt: MetricsFilter = MetricsFilter()) -> PerformanceStats:  # noqa: B008
-        return await self._summary(flt, metrics.performance)
+        return await self._raw_summary(flt, metrics.performance)
 
     async def enrichment(self, flt: MetricsFilter = MetricsFilter()) -> EnrichmentStats:  # noqa: B008
-        return await self._summary(flt, metrics.enrichment)
+        return await self._raw_summary(flt, metrics.enrichment)
 
     async def discovery(self, flt: MetricsFilter = MetricsFilter()) -> DiscoveryStats:  # noqa: B008
         """Sessions that discover before they query; `flt.user_id` does not apply (SPEC 3)."""
-        _, where = self._scope(dataclasses.replace(flt, user_id=""))
+        scope = self._scope(dataclasses.replace(flt, user_id=""))
         async with self._reading() as conn:
-            return await metrics.discovery(conn, where, self.discovery_kind, self.query_kind)
+            covered = await sources.covered_from(conn)
+            return await metrics.discovery(
+                conn, scope, covered, self.discovery_kind, self.query_kind
+            )
 
     # --- retention and partitions ---------------------------------------------
 
