@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import queries, report
 from .cases import DASHBOARD_CLIENTS, WRITE_CLIENTS, Bench, CaseResult, run_case
-from .database import BenchDatabase, SetupError, StatsWindow, machine
+from .database import DEFAULT_DAYS, BenchDatabase, SetupError, StatsWindow, machine
 from .server import REPO, ServerProcess
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +33,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Benchmark audit-graph over HTTP against plain psycopg floors (issue #6).",
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="rows to seed")
-    parser.add_argument("--days", type=int, default=30, help="days the seeded rows span")
+    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days the seeded rows span")
     parser.add_argument("--repeats", type=int, default=7, help="measurements per case")
     parser.add_argument(
         "--database-url", help="PostgreSQL to use (default: embedded, in bench/data/)"
@@ -113,7 +113,8 @@ def plan(bench: Bench) -> list[tuple[str, Callable[[], Awaitable[CaseResult]]]]:
 
 
 async def measure(args: argparse.Namespace, db: BenchDatabase, seeding: str) -> int:
-    window = StatsWindow.last_days(db)
+    windows = {days: StatsWindow.last_days(db, days) for days in queries.WINDOW_DAYS}
+    window = windows[7]
     server = ServerProcess(db.url, args.workers, db.data_dir.parent / "server.log")
     meta = {
         "command": command_line(args.argv),
@@ -130,6 +131,10 @@ async def measure(args: argparse.Namespace, db: BenchDatabase, seeding: str) -> 
             "end": window.end.isoformat(),
             "rows": window.rows,
         },
+        "windows": {
+            str(days): {"start": w.start.isoformat(), "end": w.end.isoformat(), "rows": w.rows}
+            for days, w in windows.items()
+        },
         "machine": machine(db),
         "code": code_version(),
         "load_average_start": load_average(),
@@ -137,8 +142,9 @@ async def measure(args: argparse.Namespace, db: BenchDatabase, seeding: str) -> 
     results: list[CaseResult] = []
     try:
         await server.wait_ready()
-        print(f"server ready on port {server.port}; window holds {window.rows:,} rows")
-        bench = Bench(server, db, window, args.repeats, args.duration, args.events)
+        sizes = ", ".join(f"{days} days {w.rows:,} rows" for days, w in windows.items())
+        print(f"server ready on port {server.port}; windows: {sizes}")
+        bench = Bench(server, db, windows, args.repeats, args.duration, args.events)
         for name, make in plan(bench):
             if args.only and not any(text in name for text in args.only.split(",")):
                 continue
@@ -186,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     args.argv = argv
     started = time.perf_counter()
-    db = BenchDatabase(args.database_url, HERE / "data", args.events)
+    db = BenchDatabase(args.database_url, HERE / "data", args.events, args.days)
     try:
         db.start()
         print(f"database: {'embedded in ' + str(db.data_dir) if db.is_embedded else 'given'}")

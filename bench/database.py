@@ -33,6 +33,7 @@ WRITE_ID_PREFIX = "bw"
 # The floor opens 64 connections while the server's pools (two per worker)
 # may still hold theirs; 100, PostgreSQL's default, is not enough for both.
 MIN_MAX_CONNECTIONS = 200
+DEFAULT_DAYS = 30
 
 THROWAWAY_PARTITION = "audit_logs_2000_01"
 # Rows of the throwaway month written before it had a partition (into the default).
@@ -100,9 +101,12 @@ def run_cli(*args: str) -> None:
 class BenchDatabase:
     """The database URL, starting (and stopping) an embedded server when none is given."""
 
-    def __init__(self, url: str | None, data_root: Path, events: int) -> None:
+    def __init__(self, url: str | None, data_root: Path, events: int, days: int) -> None:
         self.given_url = url
-        self.data_dir = data_root / f"events-{events}"
+        # One embedded database per shape, so runs of other sizes never reseed it.
+        self.data_dir = data_root / (
+            f"events-{events}" if days == DEFAULT_DAYS else f"events-{events}-days-{days}"
+        )
         self.embedded: Any = None
         self.url = url or ""
 
@@ -200,6 +204,7 @@ class BenchDatabase:
         self.prepare_throwaway()
         rows, span = self.seeded_shape()
         if rows == events and abs(span - days) <= 1.0 and not reseed:
+            self.fill_rollups()
             return f"reused: {rows} rows over {span:.1f} days"
         if rows and not (self.is_embedded or reseed):
             raise SetupError(
@@ -217,6 +222,21 @@ class BenchDatabase:
         if rows != events:
             raise SetupError(f"audit-graph seed wrote {rows} rows, not {events}")
         return f"seeded: {rows} rows over {span:.1f} days"
+
+    def fill_rollups(self) -> None:
+        """Finish the rollups' backfill (a database seeded before they existed) before measuring.
+
+        A server does it in the background, reading raw rows meanwhile; the
+        statistics cases must measure the state it settles in.
+        """
+        with self.connect() as conn:
+            left = rollups.coverage(conn).days_left
+            if left:
+                print(f"rollups: backfilling {left} day(s) of rows stored before them")
+            while (step := rollups.backfill_step(conn)) is not None and step.day is not None:
+                pass
+            rollups.compact(conn)
+            conn.execute("VACUUM (ANALYZE) audit_rollup_tools, audit_rollup_users")
 
     def prepare_seed_floor(self) -> str:
         """Copy the seeded rows into a table with the seed's indexes (reused when current)."""

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from . import queries
-from .database import BenchDatabase, StatsWindow
+from .database import DEFAULT_DAYS, BenchDatabase, StatsWindow
 
 HERE = Path(__file__).resolve().parent
 PLAN_SETTLE_RUNS = 12
@@ -48,6 +48,7 @@ def collect_notices(into: list[str]) -> None:
 
 
 async def store_plans(url: str, window: StatsWindow) -> list[tuple[str, list[str]]]:
+    """The plans of the store's statements for the statistics of the dashboard and the rest."""
     from graph.store import Store
     from graph.store.models import Dimension, MetricsFilter, Resolution
 
@@ -60,6 +61,7 @@ async def store_plans(url: str, window: StatsWindow) -> list[tuple[str, list[str
         ("enrichment", lambda s: s.enrichment(flt)),
         ("discovery", lambda s: s.discovery(flt)),
         ("timeseries (hour)", lambda s: s.timeseries(Resolution.HOUR, flt)),
+        ("timeseries (day)", lambda s: s.timeseries(Resolution.DAY, flt)),
         ("breakdown (tool_name)", lambda s: s.breakdown(Dimension.TOOL_NAME, 10, flt)),
         ("breakdown (user_id)", lambda s: s.breakdown(Dimension.USER_ID, 10, flt)),
     ]
@@ -76,11 +78,13 @@ async def store_plans(url: str, window: StatsWindow) -> list[tuple[str, list[str
     return plans
 
 
-def floor_plans(db: BenchDatabase, window: StatsWindow) -> list[tuple[str, list[str]]]:
+def floor_plans(db: BenchDatabase, window: StatsWindow, days: int) -> list[tuple[str, list[str]]]:
     params = {"start": window.start, "end": window.end}
     plans = []
     with db.connect() as conn:
-        for case in queries.STATISTICS[:-1]:
+        for case in queries.statistics(days):
+            if case.name.startswith("dashboard"):
+                continue  # its statements are the cases before it
             texts = []
             for sql in case.floor:
                 conn.execute(sql, params).fetchall()  # warm
@@ -93,14 +97,16 @@ def floor_plans(db: BenchDatabase, window: StatsWindow) -> list[tuple[str, list[
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.plans", description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000, help="which bench database")
+    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="which bench database")
+    parser.add_argument("--window", type=int, default=7, help="days of the statistics window")
     parser.add_argument("--database-url", help="PostgreSQL to use (default: embedded)")
     args = parser.parse_args(argv)
-    db = BenchDatabase(args.database_url, HERE / "data", args.events)
+    db = BenchDatabase(args.database_url, HERE / "data", args.events, args.days)
     db.start()
     try:
-        window = StatsWindow.last_days(db)
+        window = StatsWindow.last_days(db, args.window)
         print(f"# window {window.start} .. {window.end}, {window.rows:,} rows\n")
-        for name, texts in floor_plans(db, window):
+        for name, texts in floor_plans(db, window, args.window):
             print(f"## floor: {name}\n")
             for text in texts:
                 print(text, "\n")

@@ -73,33 +73,57 @@ SELECT tool_name, count(*), avg(success::int), avg(duration_ms)
 FROM audit_logs WHERE {WINDOW} AND session_id <> '' AND toolkit_kind = 'datahub'
 GROUP BY tool_name ORDER BY count(*) DESC, tool_name LIMIT 10
 """
-TIMESERIES_SQL = f"""
-SELECT date_trunc('hour', timestamp), count(*), count(*) FILTER (WHERE success),
+
+
+def timeseries_sql(unit: str) -> str:
+    return f"""
+SELECT date_trunc('{unit}', timestamp), count(*), count(*) FILTER (WHERE success),
        count(*) FILTER (WHERE NOT success), avg(duration_ms)
 FROM audit_logs WHERE {WINDOW}
 GROUP BY 1 ORDER BY 1
 """
-BREAKDOWN_TOOL_SQL = f"""
-SELECT tool_name, count(*), avg(success::int), avg(duration_ms)
+
+
+def breakdown_sql(column: str) -> str:
+    return f"""
+SELECT {column}, count(*), avg(success::int), avg(duration_ms)
 FROM audit_logs WHERE {WINDOW}
-GROUP BY tool_name ORDER BY count(*) DESC, tool_name LIMIT 10
+GROUP BY {column} ORDER BY count(*) DESC, {column} LIMIT 10
 """
+
+
+TIMESERIES_SQL = timeseries_sql("hour")
+BREAKDOWN_TOOL_SQL = breakdown_sql("tool_name")
 BREAKDOWN_USER_SQL = f"""
 SELECT user_id, max(user_email), count(*), avg(success::int), avg(duration_ms)
 FROM audit_logs WHERE {WINDOW}
 GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 10
 """
+# Every BreakdownDimension of the schema, and the column it groups.
+DIMENSIONS = ("TOOL_NAME", "USER_ID", "PERSONA", "TOOLKIT_KIND", "CONNECTION", "SOURCE",
+              "EVENT_KIND")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class StatisticCase:
-    """One statistic as a GraphQL request and as floor SQL (run one after another)."""
+    """One statistic as a GraphQL request and as floor SQL (run one after another).
+
+    target: issue #6's ceiling, at any size; at_scale: issue #14's, which
+    applies from `SCALE_EVENTS` seeded events on (the 10M run).
+    """
 
     name: str
     graphql: str
     floor: tuple[str, ...]
     agree: Agreement
     target: float
+    at_scale: float
+    days: int = 7
+
+
+SCALE_EVENTS = 10_000_000
+# The windows every statistic is measured over, in days before the newest event.
+WINDOW_DAYS = (7, 30)
 
 
 def close(a: float, b: float) -> bool:
@@ -159,9 +183,10 @@ def agree_timeseries(data: dict[str, Any], rows: list[Rows]) -> str | None:
     return None
 
 
-def agree_breakdown(key: str) -> Agreement:
+def agree_breakdown(key: str, count_column: int | None = None) -> Agreement:
     """Counts in order; labels may differ (the API labels users by email) and ties may swap."""
-    count_column = 2 if key == "byUser" else 1
+    if count_column is None:
+        count_column = 2 if key == "byUser" else 1
 
     def agree(data: dict[str, Any], rows: list[Rows]) -> str | None:
         api = [entry["count"] for entry in data[key]]
@@ -188,71 +213,95 @@ DASHBOARD = f"""query Dashboard({VARS}) {{
 }}"""
 DASHBOARD_FLOOR = (OVERVIEW_SQL, TIMESERIES_SQL, BREAKDOWN_TOOL_SQL, BREAKDOWN_USER_SQL)
 
-STATISTICS = (
-    StatisticCase(
-        "overview",
-        f"query({VARS}) {{ overview({FILTER}) {{ {OVERVIEW_FIELDS} }} }}",
-        (OVERVIEW_SQL,),
-        agree_overview,
-        1.0,
-    ),
-    StatisticCase(
-        "performance",
-        f"query({VARS}) {{ performance({FILTER}) {{ p50Ms p95Ms p99Ms avgMs maxMs "
-        "avgResponseChars avgRequestChars } }",
-        (PERFORMANCE_SQL,),
-        agree_performance,
-        1.0,
-    ),
-    StatisticCase(
-        "enrichment",
-        f"query({VARS}) {{ enrichment({FILTER}) {{ totalCalls enrichedCalls enrichmentRate "
-        "fullCount summaryCount referenceCount noneCount totalTokensFull totalTokensDedup "
-        "tokensSaved avgTokensFull avgTokensDedup uniqueSessions } }",
-        (ENRICHMENT_SQL,),
-        agree_enrichment,
-        1.0,
-    ),
-    StatisticCase(
-        "discovery",
-        f"query({VARS}) {{ discovery({FILTER}) {{ totalSessions discoverySessions "
-        "querySessions discoveryBeforeQuery discoveryRate queryWithoutDiscovery "
-        f"topDiscoveryTools {{ {BREAKDOWN_FIELDS} }} }} }}",
-        (DISCOVERY_SESSIONS_SQL, DISCOVERY_TOOLS_SQL),
-        agree_discovery,
-        1.0,
-    ),
-    StatisticCase(
-        "timeseries (hour, 7 days)",
-        f"query({VARS}) {{ timeseries(resolution: HOUR, {FILTER}) {{ {TIMESERIES_FIELDS} }} }}",
-        (TIMESERIES_SQL,),
-        agree_timeseries,
-        1.0,
-    ),
-    StatisticCase(
-        "breakdown (tool_name)",
-        f"query({VARS}) {{ byTool: breakdown(groupBy: TOOL_NAME, {FILTER}) "
-        f"{{ {BREAKDOWN_FIELDS} }} }}",
-        (BREAKDOWN_TOOL_SQL,),
-        agree_breakdown("byTool"),
-        1.0,
-    ),
-    StatisticCase(
-        "breakdown (user_id)",
-        f"query({VARS}) {{ byUser: breakdown(groupBy: USER_ID, {FILTER}) "
-        f"{{ {BREAKDOWN_FIELDS} }} }}",
-        (BREAKDOWN_USER_SQL,),
-        agree_breakdown("byUser"),
-        1.0,
-    ),
-    StatisticCase(
-        "dashboard: overview + timeseries + 2 breakdowns",
-        DASHBOARD,
-        DASHBOARD_FLOOR,
-        agree_dashboard,
-        0.6,
-    ),
-)
+
+def statistics(days: int) -> list[StatisticCase]:
+    """Every statistics case over a window of `days`."""
+    over = f"{days} days"
+    cases = [
+        StatisticCase(
+            f"overview, {over}",
+            f"query({VARS}) {{ overview({FILTER}) {{ {OVERVIEW_FIELDS} }} }}",
+            (OVERVIEW_SQL,),
+            agree_overview,
+            1.0,
+            0.05,
+            days=days,
+        ),
+        StatisticCase(
+            f"performance, {over}",
+            f"query({VARS}) {{ performance({FILTER}) {{ p50Ms p95Ms p99Ms avgMs maxMs "
+            "avgResponseChars avgRequestChars } }",
+            (PERFORMANCE_SQL,),
+            agree_performance,
+            1.0,
+            0.25,
+            days=days,
+        ),
+        StatisticCase(
+            f"enrichment, {over}",
+            f"query({VARS}) {{ enrichment({FILTER}) {{ totalCalls enrichedCalls enrichmentRate "
+            "fullCount summaryCount referenceCount noneCount totalTokensFull totalTokensDedup "
+            "tokensSaved avgTokensFull avgTokensDedup uniqueSessions } }",
+            (ENRICHMENT_SQL,),
+            agree_enrichment,
+            1.0,
+            0.25,
+            days=days,
+        ),
+        StatisticCase(
+            f"discovery, {over}",
+            f"query({VARS}) {{ discovery({FILTER}) {{ totalSessions discoverySessions "
+            "querySessions discoveryBeforeQuery discoveryRate queryWithoutDiscovery "
+            f"topDiscoveryTools {{ {BREAKDOWN_FIELDS} }} }} }}",
+            (DISCOVERY_SESSIONS_SQL, DISCOVERY_TOOLS_SQL),
+            agree_discovery,
+            1.0,
+            0.25,
+            days=days,
+        ),
+    ]
+    for resolution in ("HOUR", "DAY"):
+        cases.append(
+            StatisticCase(
+                f"timeseries ({resolution.lower()}), {over}",
+                f"query({VARS}) {{ timeseries(resolution: {resolution}, {FILTER}) "
+                f"{{ {TIMESERIES_FIELDS} }} }}",
+                (timeseries_sql(resolution.lower()),),
+                agree_timeseries,
+                1.0,
+                0.05,
+                days=days,
+            )
+        )
+    for dimension in DIMENSIONS:
+        by_user = dimension == "USER_ID"
+        cases.append(
+            StatisticCase(
+                f"breakdown ({dimension.lower()}), {over}",
+                f"query({VARS}) {{ breakdown(groupBy: {dimension}, {FILTER}) "
+                f"{{ {BREAKDOWN_FIELDS} }} }}",
+                (BREAKDOWN_USER_SQL if by_user else breakdown_sql(dimension.lower()),),
+                agree_breakdown("breakdown", count_column=2 if by_user else 1),
+                1.0,
+                0.05,
+                days=days,
+            )
+        )
+    cases.append(
+        StatisticCase(
+            f"dashboard: overview + timeseries + 2 breakdowns, {over}",
+            DASHBOARD,
+            DASHBOARD_FLOOR,
+            agree_dashboard,
+            0.6,
+            0.05,
+            days=days,
+        )
+    )
+    return cases
+
+
+STATISTICS = tuple(case for days in WINDOW_DAYS for case in statistics(days))
 
 EVENTS_PAGE = """query($after: String, $limit: Int) {
   events(limit: $limit, after: $after) {

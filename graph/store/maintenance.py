@@ -38,6 +38,7 @@ import psycopg
 from graph.constants import PARTITIONS_AHEAD
 
 from . import partitions, rollups
+from .errors import StoreUnavailable
 from .models import MaintenanceReport
 
 log = logging.getLogger(__name__)
@@ -274,6 +275,7 @@ class Maintenance:
         self.retention_days = retention_days
         self.stop_timeout = stop_timeout
         self.upkeep_interval = upkeep_interval
+        self._upkeep_failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
@@ -369,10 +371,21 @@ class Maintenance:
     def _upkeep(self) -> None:
         try:
             upkeep(self._connection(), self._stop.is_set)
+        except (psycopg.Error, StoreUnavailable) as exc:
+            # Every few seconds during an outage: one line when it starts, no traceback.
+            if not self._upkeep_failing and not self._stop.is_set():
+                log.warning("rollup upkeep paused, the database is unreachable: %s", exc)
+            self._upkeep_failing = True
+            self._disconnect()
+            return
         except Exception:
             if not self._stop.is_set():
                 log.exception("rollup upkeep failed; the next one starts on a new connection")
             self._disconnect()
+            return
+        if self._upkeep_failing:
+            log.info("rollup upkeep resumed")
+        self._upkeep_failing = False
 
     def _connection(self) -> psycopg.Connection:
         """The thread's connection, replaced when it no longer answers.
