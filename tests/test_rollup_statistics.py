@@ -50,10 +50,12 @@ USERS = [
     ("", "", ""),
 ]
 SOURCES = ["mcp", "portal", ""]
+SESSIONS = ["", "s1", "s2", "s3", "s4", "s5", "s6"]
+MODES = ["", "full", "summary", "reference", "none"]
 EVENT_KINDS = ["tool_call", "prompt_serve"]
 DIMENSIONS = sorted(reference.BREAKDOWN_DIMENSIONS)
 TEXT = ("tool_name", "toolkit_kind", "connection", "source", "event_kind", "user_id",
-        "user_email", "persona")  # fmt: skip
+        "user_email", "persona", "session_id", "enrichment_mode")  # fmt: skip
 
 
 def random_event(rng: random.Random, moment: datetime) -> NewEvent:
@@ -74,6 +76,10 @@ def random_event(rng: random.Random, moment: datetime) -> NewEvent:
         source=rng.choice(SOURCES),
         enrichment_applied=rng.random() < 0.3,
         event_kind=rng.choice(EVENT_KINDS),
+        session_id=rng.choice(SESSIONS),
+        enrichment_mode=rng.choice(MODES),
+        enrichment_tokens_full=rng.choice([0, 0, rng.randint(1, 5000)]),
+        enrichment_tokens_dedup=rng.choice([0, rng.randint(1, 900)]),
     )
 
 
@@ -92,21 +98,23 @@ def other_rows(rng: random.Random, prefix: str, count: int, days_back: float) ->
             (f"{prefix}{n}", moment, local.date(), event.tool_name, event.toolkit_kind,
              event.success, event.duration_ms, event.user_id, event.user_email or None,
              event.persona or None, event.connection, event.source, event.enrichment_applied,
-             event.event_kind, Jsonb({}))
+             event.event_kind, Jsonb({}), event.session_id or None, event.enrichment_mode,
+             event.enrichment_tokens_full, event.enrichment_tokens_dedup)
         )  # fmt: skip
     return rows
 
 
 OTHER_COLUMNS = (
     "id, timestamp, created_date, tool_name, toolkit_kind, success, duration_ms, user_id, "
-    "user_email, persona, connection, source, enrichment_applied, event_kind, parameters"
+    "user_email, persona, connection, source, enrichment_applied, event_kind, parameters, "
+    "session_id, enrichment_mode, enrichment_tokens_full, enrichment_tokens_dedup"
 )
 
 
 def plain_insert(db: psycopg.Connection, rows: list[tuple]) -> None:
     with db.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO audit_logs ({OTHER_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})", rows
+            f"INSERT INTO audit_logs ({OTHER_COLUMNS}) VALUES ({', '.join(['%s'] * 19)})", rows
         )
 
 
@@ -121,6 +129,7 @@ def stored_events(db: psycopg.Connection) -> list[dict[str, Any]]:
     with db.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT timestamp, success, duration_ms, enrichment_applied, "
+            "enrichment_tokens_full, enrichment_tokens_dedup, "
             + ", ".join(TEXT)
             + " FROM audit_logs"
         ).fetchall()
@@ -162,6 +171,9 @@ async def check_statistics(
         context = f"window {start} .. {end}, filters {filters}"
         assert_matches(
             as_dict(await store.overview(flt)), reference.overview(events, **args), context
+        )
+        assert_matches(
+            as_dict(await store.enrichment(flt)), reference.enrichment(events, **args), context
         )
         for resolution in ("hour", "day") + (
             ("minute",) if end - start <= timedelta(hours=2) else ()
@@ -273,7 +285,7 @@ def forget_rollups(db: psycopg.Connection) -> None:
     """Back to a database from before the rollups: no triggers, tables or coverage."""
     for name in ("insert", "delete", "update", "truncate"):
         db.execute(f"DROP FUNCTION audit_rollups_{name}() CASCADE")
-    db.execute("DROP TABLE audit_rollup_tools, audit_rollup_users, audit_rollup_coverage")
+    db.execute("DROP TABLE audit_rollup_coverage, " + ", ".join(r.table for r in ru.ROLLUPS))
     db.execute("DELETE FROM audit_graph_migrations WHERE version >= 7")
 
 
@@ -285,7 +297,7 @@ async def test_a_brownfield_database_answers_right_during_and_after_its_backfill
     plain_copy(db, other_rows(rng, "old-", 1500, 9))
     migrate(schema_url)
     assert ru.coverage(db).days_left >= 9
-    assert [s.rows for s in ru.status(db)] == [0, 0]
+    assert [s.rows for s in ru.status(db)] == [0] * len(ru.ROLLUPS)
     await check_statistics(store, db, rng)
     steps = 0
     while (step := ru.backfill_step(db)) is not None and step.day is not None:
@@ -353,3 +365,47 @@ def test_rollups_status_shows_the_backfill_progress(
     assert main(["rollups", "status", "--database-url", schema_url]) == 0
     assert "every stored row is counted" in capsys.readouterr().out
     assert isinstance(covered, date)
+
+
+async def test_a_read_only_replica_serves_the_rollups(
+    clock_at_now: Any, store: Store, db: psycopg.Connection, schema_url: str
+) -> None:
+    """The read pool may be a replica: the rollups are ordinary tables it reads like any other."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    rng = random.Random(8)
+    await store.log_many([random_event(rng, m) for m in moments(rng, 300, 4)])
+    options = conninfo_to_dict(schema_url).get("options", "")
+    read_only = make_conninfo(
+        schema_url, options=f"{options} -c default_transaction_read_only=on".strip()
+    )
+    async with Store(schema_url, clock=clock_at_now, read_database_url=read_only) as replica:
+        await check_statistics(replica, db, rng)
+        flt = MetricsFilter(start=NOW - timedelta(days=3), end=NOW)
+        before = (await replica.overview(flt)).total_calls
+        db.execute("UPDATE audit_rollup_tools SET calls = calls + 1")  # seen through the replica
+        assert (await replica.overview(flt)).total_calls > before
+
+
+async def test_windows_at_the_ends_of_time_read_rollups_and_raw_rows_alike(
+    clock_at_now: Any, store: Store, db: psycopg.Connection
+) -> None:
+    rng = random.Random(12)
+    await store.log_many([random_event(rng, m) for m in moments(rng, 200, 3)])
+    events = stored_events(db)
+    first, last = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    windows = [
+        (first, last),
+        (first, NOW),
+        (datetime(9999, 12, 31, 23, 30, tzinfo=UTC), last),
+        (NOW - timedelta(days=2), last),
+    ]
+    for start, end in windows:
+        flt = MetricsFilter(start=start, end=end)
+        args = {"now": NOW, "start": start, "end": end}
+        assert_matches(as_dict(await store.overview(flt)), reference.overview(events, **args))
+        assert_matches(as_dict(await store.enrichment(flt)), reference.enrichment(events, **args))
+        for group_by in DIMENSIONS:
+            actual = await store.breakdown(group_by, 10, flt)
+            expected = reference.breakdown(events, group_by, 10, **args)
+            assert_matches([as_dict(e) for e in actual], expected)

@@ -12,10 +12,12 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from graph.store import NewEvent, Store
@@ -30,34 +32,47 @@ def hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+# Each measure of a raw row, worked out in Python (not from rollups.MEASURES' SQL).
+ROW_MEASURES: dict[str, Callable[[dict[str, Any]], int]] = {
+    "calls": lambda row: 1,
+    "successes": lambda row: int(bool(row["success"])),
+    "duration_sum": lambda row: row["duration_ms"] or 0,
+    "durations": lambda row: int(row["duration_ms"] is not None),
+    "enriched": lambda row: int(bool(row["enrichment_applied"])),
+    "full_count": lambda row: int(row["enrichment_mode"] == "full"),
+    "summary_count": lambda row: int(row["enrichment_mode"] == "summary"),
+    "reference_count": lambda row: int(row["enrichment_mode"] == "reference"),
+    "none_count": lambda row: int(row["enrichment_mode"] == "none"),
+    "tokens_full": lambda row: row["enrichment_tokens_full"] or 0,
+    "tokens_dedup": lambda row: row["enrichment_tokens_dedup"] or 0,
+    "spent_full": lambda row: int(bool(row["enrichment_tokens_full"])),
+    "spent_dedup": lambda row: int(bool(row["enrichment_tokens_dedup"])),
+}
+
+
 def expected_rollups(db: psycopg.Connection) -> dict[str, dict[Key, tuple[int, ...]]]:
     """Each rollup as the raw rows make it, worked out in Python."""
-    rows = db.execute(
-        "SELECT timestamp, created_date, tool_name, toolkit_kind, connection, source, event_kind, "
-        "user_id, user_email, persona, success, duration_ms, enrichment_applied FROM audit_logs"
-    ).fetchall()
-    result: dict[str, dict[Key, list[int]]] = {
-        r.table: defaultdict(lambda: [0] * 5) for r in ru.ROLLUPS
-    }
-    for (moment, day, tool, kind, connection, source, event_kind, user, email, persona,
-         success, duration, enriched) in rows:  # fmt: skip
-        text = [value or "" for value in (tool, kind, connection, source, event_kind)]
-        people = [value or "" for value in (user, email, persona, source, event_kind)]
-        for table, dimensions in (("audit_rollup_tools", text), ("audit_rollup_users", people)):
-            sums = result[table][(hour(moment), day, *dimensions)]
-            sums[0] += 1
-            sums[1] += bool(success)
-            sums[2] += duration or 0
-            sums[3] += duration is not None
-            sums[4] += bool(enriched)
-    return {table: {key: tuple(v) for key, v in keys.items()} for table, keys in result.items()}
+    with db.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT * FROM audit_logs").fetchall()
+    result: dict[str, dict[Key, tuple[int, ...]]] = {}
+    for rollup in ru.ROLLUPS:
+        width = len(rollup.measures)
+        sums: dict[Key, list[int]] = defaultdict(lambda width=width: [0] * width)
+        for row in rows:
+            key = (hour(row["timestamp"]), row["created_date"],
+                   *(row[name] or "" for name in rollup.dimensions))  # fmt: skip
+            for index, measure in enumerate(rollup.measures):
+                sums[key][index] += ROW_MEASURES[measure](row)
+        result[rollup.table] = {key: tuple(v) for key, v in sums.items()}
+    return result
 
 
 def stored_rollups(db: psycopg.Connection) -> dict[str, dict[Key, tuple[int, ...]]]:
     """Each rollup table's partial rows summed per key; keys that sum to nothing left out."""
     result: dict[str, dict[Key, tuple[int, ...]]] = {}
     for rollup in ru.ROLLUPS:
-        sums: dict[Key, list[int]] = defaultdict(lambda: [0] * 5)
+        width = len(rollup.measures)
+        sums: dict[Key, list[int]] = defaultdict(lambda width=width: [0] * width)
         for row in db.execute(f"SELECT * FROM {rollup.table}").fetchall():
             key, measures = row[: len(rollup.key)], row[len(rollup.key) :]
             for index, value in enumerate(measures):
@@ -202,7 +217,7 @@ async def test_truncate_empties_the_rollups_and_rebuild_repairs_what_bypassed_th
         [random_event(rng, clock.current - timedelta(minutes=n), n) for n in range(30)]
     )
     db.execute("TRUNCATE audit_logs")
-    assert [s.rows for s in ru.status(db)] == [0, 0]
+    assert [s.rows for s in ru.status(db)] == [0] * len(ru.ROLLUPS)
     await store.log_many(
         [random_event(rng, clock.current - timedelta(minutes=n), n) for n in range(30)]
     )
@@ -222,7 +237,7 @@ async def test_rebuild_of_a_range_leaves_the_other_days(
     rng = random.Random(3)
     days = [clock.current - timedelta(days=d) for d in range(4)]
     await store.log_many([random_event(rng, day, n) for n, day in enumerate(days * 5)])
-    db.execute("TRUNCATE audit_rollup_tools, audit_rollup_users")
+    db.execute("TRUNCATE " + ", ".join(r.table for r in ru.ROLLUPS))
     first = (clock.current - timedelta(days=1)).date()
     ru.rebuild(db, first, clock.current.date())
     rebuilt = {key[1] for key in stored_rollups(db)["audit_rollup_tools"]}
@@ -290,7 +305,7 @@ def test_the_backfill_fills_the_rollups_from_the_rows_already_stored(
     # Back to the state before the rollups existed, with rows written meanwhile.
     for name in ("insert", "delete", "update", "truncate"):
         db.execute(f"DROP FUNCTION audit_rollups_{name}() CASCADE")
-    db.execute("DROP TABLE audit_rollup_tools, audit_rollup_users, audit_rollup_coverage")
+    db.execute("DROP TABLE audit_rollup_coverage, " + ", ".join(r.table for r in ru.ROLLUPS))
     db.execute("DELETE FROM audit_graph_migrations WHERE version >= 7")
     plain_insert(
         db,

@@ -66,6 +66,8 @@ STEP_COMPACT = "compact rollups"
 UPKEEP_INTERVAL = 10.0
 # A backfill runs day after day for at most this long before it compacts.
 BACKFILL_BUDGET = 5.0
+# The hours the upkeep compacts: where writers add partial rows all the time.
+UPKEEP_COMPACTS = timedelta(hours=3)
 
 
 def never() -> bool:
@@ -205,10 +207,18 @@ def upkeep(
     conn: psycopg.Connection,
     stopping: Callable[[], bool] = never,
     budget: float = BACKFILL_BUDGET,
+    since: datetime | None = None,
 ) -> int:
-    """Backfill uncovered days for up to `budget` seconds, then compact; return days filled."""
+    """Backfill uncovered days for up to `budget` seconds, then compact; return days filled.
+
+    Compacts the hours from `since` on (all when None): the ones writers add
+    to; older hours that late events reach wait for the full tick's compaction.
+    """
     if not rollups.installed(conn):
         return 0
+    # The tick's DDL steps leave a short lock_timeout on this session; a
+    # recount waiting behind a partition's DDL gives up the same way.
+    set_lock_timeout(conn, DDL_LOCK_TIMEOUT)
     filled = 0
     deadline = time.monotonic() + budget
     while not stopping() and time.monotonic() < deadline:
@@ -220,7 +230,7 @@ def upkeep(
         filled += 1
         log.info("rollups: backfilled %s; %d day(s) left", step.day, step.days_left)
     if not stopping():
-        removed = rollups.compact(conn, nowait=True)
+        removed = rollups.compact(conn, since=since, nowait=True)
         log.debug("rollups: compacted %d partial row(s)", removed)
     return filled
 
@@ -268,6 +278,10 @@ class Maintenance:
     ) -> None:
         if not interval > 0:
             raise ValueError(f"the maintenance interval must be positive seconds; got {interval}")
+        if not upkeep_interval > 0:
+            raise ValueError(
+                f"the rollup upkeep interval must be positive seconds; got {upkeep_interval}"
+            )
         self.connect = connect
         self.clock = clock
         self.interval = interval
@@ -330,16 +344,15 @@ class Maintenance:
         log.info("maintenance thread started (every %.0fs)", self.interval)
         try:
             self._tick(full=False)
-            next_tick = time.monotonic() + self.interval
-            self._upkeep()
-            while not self._stop.wait(
-                max(0.0, min(self.upkeep_interval, next_tick - time.monotonic()))
-            ):
+            now = time.monotonic()
+            next_tick, next_upkeep = now + self.interval, now
+            while not self._stop.wait(max(0.0, min(next_tick, next_upkeep) - time.monotonic())):
                 if time.monotonic() >= next_tick:
                     self._tick(full=True)
                     next_tick = time.monotonic() + self.interval
-                else:
+                if time.monotonic() >= next_upkeep and not self._stop.is_set():
                     self._upkeep()
+                    next_upkeep = time.monotonic() + self.upkeep_interval
         finally:
             self._disconnect()
             log.info("maintenance thread stopped")
@@ -370,12 +383,17 @@ class Maintenance:
 
     def _upkeep(self) -> None:
         try:
-            upkeep(self._connection(), self._stop.is_set)
-        except (psycopg.Error, StoreUnavailable) as exc:
+            upkeep(self._connection(), self._stop.is_set, since=self.clock() - UPKEEP_COMPACTS)
+        except (psycopg.OperationalError, StoreUnavailable) as exc:
             # Every few seconds during an outage: one line when it starts, no traceback.
             if not self._upkeep_failing and not self._stop.is_set():
                 log.warning("rollup upkeep paused, the database is unreachable: %s", exc)
             self._upkeep_failing = True
+            self._disconnect()
+            return
+        except psycopg.Error as exc:
+            if not self._stop.is_set():
+                log.warning("rollup upkeep failed, trying again shortly: %s", describe(exc))
             self._disconnect()
             return
         except Exception:

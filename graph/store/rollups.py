@@ -41,34 +41,61 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 from psycopg import sql
 
-
-@dataclass(frozen=True, slots=True)
-class Rollup:
-    """One rollup table: its name and the columns of audit_logs it is keyed by."""
-
-    table: str
-    dimensions: tuple[str, ...]
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        return ("bucket", "created_date", *self.dimensions)
-
-
-ROLLUPS = (
-    Rollup(
-        "audit_rollup_tools", ("tool_name", "toolkit_kind", "connection", "source", "event_kind")
-    ),
-    Rollup("audit_rollup_users", ("user_id", "user_email", "persona", "source", "event_kind")),
-)
+from graph.constants import fnv1a_64
 
 # Each measure: its column and the aggregate over audit_logs rows that makes it.
+# Every one is a count or a sum, so partial rows merge by adding them up and a
+# deleted row is taken back by adding its negative.
 MEASURES = {
     "calls": "count(*)",
     "successes": "count(*) FILTER (WHERE success)",
     "duration_sum": "COALESCE(sum(duration_ms), 0)",
     "durations": "count(duration_ms)",
     "enriched": "count(*) FILTER (WHERE enrichment_applied)",
+    "full_count": "count(*) FILTER (WHERE enrichment_mode = 'full')",
+    "summary_count": "count(*) FILTER (WHERE enrichment_mode = 'summary')",
+    "reference_count": "count(*) FILTER (WHERE enrichment_mode = 'reference')",
+    "none_count": "count(*) FILTER (WHERE enrichment_mode = 'none')",
+    "tokens_full": "COALESCE(sum(enrichment_tokens_full), 0)",
+    "tokens_dedup": "COALESCE(sum(enrichment_tokens_dedup), 0)",
+    # Calls that spent tokens at all: the enrichment averages' denominators.
+    "spent_full": "count(NULLIF(enrichment_tokens_full, 0))",
+    "spent_dedup": "count(NULLIF(enrichment_tokens_dedup, 0))",
 }
+CALL_MEASURES = ("calls", "successes", "duration_sum", "durations", "enriched")
+ENRICHMENT_MEASURES = ("calls", "enriched", "full_count", "summary_count", "reference_count",
+                       "none_count", "tokens_full", "tokens_dedup", "spent_full",
+                       "spent_dedup")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """One rollup table: its name, the columns of audit_logs it is keyed by, its measures."""
+
+    table: str
+    dimensions: tuple[str, ...]
+    measures: tuple[str, ...] = CALL_MEASURES
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return ("bucket", "created_date", *self.dimensions)
+
+
+# Smallest first: a statistic reads the first one that has its columns and measures.
+ROLLUPS = (
+    # The dashboard's: calls by tool and where they came from (~80 keys an hour seeded).
+    Rollup(
+        "audit_rollup_tools", ("tool_name", "toolkit_kind", "connection", "source", "event_kind")
+    ),
+    # Calls by user (~90 keys an hour), for the user breakdowns and filters.
+    Rollup("audit_rollup_users", ("user_id", "user_email", "persona", "source", "event_kind")),
+    # Enrichment per session: its distinct sessions are the keys with calls.
+    Rollup(
+        "audit_rollup_sessions",
+        ("session_id", "user_id", "source", "event_kind"),
+        ENRICHMENT_MEASURES,
+    ),
+)
 
 
 HOUR = "1 hour"
@@ -80,13 +107,14 @@ BIN_ORIGIN = "2000-01-01T00:00:00Z"
 def aggregated(
     source: str,
     dimensions: Sequence[str],
+    measures: Sequence[str],
     *,
     width: str | None = HOUR,
     sign: int = 1,
     where: sql.Composable | None = None,
     fold_nulls: bool = True,
 ) -> sql.Composable:
-    """SELECT of `source`'s rows as partial rollup rows: bucket, dimensions, measures.
+    """SELECT of `source`'s rows as partial rollup rows: bucket, dimensions, `measures`.
 
     The bucket is the `width` bin of timestamp (NULL when width is None, for
     statistics that need no time). Text dimensions are grouped with NULL as ''
@@ -102,9 +130,10 @@ def aggregated(
     columns += [dimension(name, fold_nulls) for name in dimensions]
     columns += [
         sql.SQL("{} AS {}").format(
-            sql.SQL(aggregate if sign == 1 else f"-{aggregate}"), sql.Identifier(measure)
+            sql.SQL(MEASURES[measure] if sign == 1 else f"-{MEASURES[measure]}"),
+            sql.Identifier(measure),
         )
-        for measure, aggregate in MEASURES.items()
+        for measure in measures
     ]
     return sql.SQL("SELECT {columns} FROM {source} {where} GROUP BY {positions}").format(
         columns=sql.SQL(", ").join(columns),
@@ -122,7 +151,9 @@ def partial_rows(
     fold_nulls: bool = True,
 ) -> sql.Composable:
     """SELECT of `source`'s rows as partial rows of `rollup` (its whole key), times `sign`."""
-    return aggregated(source, rollup.key[1:], sign=sign, where=where, fold_nulls=fold_nulls)
+    return aggregated(
+        source, rollup.key[1:], rollup.measures, sign=sign, where=where, fold_nulls=fold_nulls
+    )
 
 
 def dimension(name: str, fold_nulls: bool = True) -> sql.Composable:
@@ -139,7 +170,11 @@ def folded(name: str) -> sql.Composable:
 
 # Every dimension of any rollup: a statement's rows are aggregated once by all
 # of them, and each rollup sums that small result by its own.
-ALL_DIMENSIONS = Rollup("", tuple(dict.fromkeys(d for r in ROLLUPS for d in r.dimensions)))
+ALL_DIMENSIONS = Rollup(
+    "",
+    tuple(dict.fromkeys(d for r in ROLLUPS for d in r.dimensions)),
+    tuple(dict.fromkeys(m for r in ROLLUPS for m in r.measures)),
+)
 
 
 def insert_partials(source: str, sign: int = 1) -> sql.Composable:
@@ -152,7 +187,7 @@ def insert_partials(source: str, sign: int = 1) -> sql.Composable:
             ),
             positions=sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(rollup.key) + 1)),
             sums=sql.SQL(", ").join(
-                sql.SQL("sum({})::int8").format(sql.Identifier(m)) for m in MEASURES
+                sql.SQL("sum({})::int8").format(sql.Identifier(m)) for m in rollup.measures
             ),
         )
         for rollup in ROLLUPS
@@ -170,7 +205,7 @@ def insert_partials(source: str, sign: int = 1) -> sql.Composable:
 def create_table(rollup: Rollup) -> sql.Composable:
     columns = [sql.SQL("bucket timestamptz NOT NULL"), sql.SQL("created_date date NOT NULL")]
     columns += [sql.SQL("{} text NOT NULL").format(sql.Identifier(d)) for d in rollup.dimensions]
-    columns += [sql.SQL("{} bigint NOT NULL").format(sql.Identifier(m)) for m in MEASURES]
+    columns += [sql.SQL("{} bigint NOT NULL").format(sql.Identifier(m)) for m in rollup.measures]
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {table} ({columns});"
         "CREATE INDEX IF NOT EXISTS {bucket} ON {table} (bucket);"
@@ -246,6 +281,14 @@ def install(conn: psycopg.Connection) -> None:
 
 
 COVERAGE = "audit_rollup_coverage"
+# Two days after the newest row's UTC date (a created_date may be a day later),
+# within the dates Python can hold.
+# NULL (every day) for an empty table: LEAST and GREATEST skip NULLs, hence the CASE.
+FIRST_UNCOVERED_DAY = (
+    "SELECT CASE WHEN max(timestamp) IS NOT NULL THEN "
+    "LEAST((max(timestamp) AT TIME ZONE 'UTC')::date + 2, date '9999-12-31') END "
+    "FROM audit_logs"
+)
 
 
 def track_coverage(conn: psycopg.Connection) -> None:
@@ -264,23 +307,58 @@ def track_coverage(conn: psycopg.Connection) -> None:
             " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
             " covered_from date);"
             "INSERT INTO {table} (covered_from)"
-            " SELECT (max(timestamp) AT TIME ZONE 'UTC')::date + 2 FROM audit_logs"
+            f" {FIRST_UNCOVERED_DAY}"
             " ON CONFLICT DO NOTHING"
         ).format(table=sql.Identifier(COVERAGE))
     )
 
 
-def lock_rollups(conn: psycopg.Connection, nowait: bool = False) -> None:
-    """Hold off other deleters of rollup rows (not the triggers) until this transaction ends.
+def reshape(conn: psycopg.Connection) -> None:
+    """A migration that adds a rollup table: the tables and triggers as they are now.
 
-    nowait: raise psycopg.errors.LockNotAvailable instead of waiting.
+    (A new measure is a new table: CREATE TABLE IF NOT EXISTS adds no column.)
+
+    The triggers count every row written from now on into the new shape;
+    the backfill recounts the days before (every day, as `track_coverage`
+    starts it), so a new rollup is read only where it is whole.
     """
+    conn.execute(schema_sql())
     conn.execute(
-        sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE{}").format(
-            sql.SQL(", ").join(sql.Identifier(rollup.table) for rollup in ROLLUPS),
-            sql.SQL(" NOWAIT" if nowait else ""),
+        sql.SQL(f"UPDATE {{}} SET covered_from = ({FIRST_UNCOVERED_DAY})").format(
+            sql.Identifier(COVERAGE)
         )
     )
+
+
+# Deleters of rollup rows (compaction, recount, a partition's days) hold this
+# transaction-level advisory lock: they serialize with each other and with
+# nothing else (not the triggers' INSERTs, readers or autovacuum).
+ROLLUP_LOCK_KEY = fnv1a_64("audit-graph:rollups:deleters")
+
+
+def lock_rollups(conn: psycopg.Connection, wait: bool = True) -> bool:
+    """Hold off the other deleters of rollup rows until this transaction ends.
+
+    With wait=False, return False at once when another transaction holds it.
+    """
+    if wait:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))
+        return True
+    row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
+
+
+def lock_to_recount(conn: psycopg.Connection, wait: bool = True) -> bool:
+    """The locks of a recount: audit_logs first, then the deleters' lock.
+
+    In the order of a partition drop and of TRUNCATE, which lock audit_logs
+    and then the rollups, so the two never wait for each other in a circle.
+    """
+    try:
+        conn.execute("LOCK TABLE audit_logs IN ACCESS SHARE MODE" + ("" if wait else " NOWAIT"))
+    except psycopg.errors.LockNotAvailable:
+        return False
+    return lock_rollups(conn, wait)
 
 
 def day_range(column: str) -> sql.Composable:
@@ -318,8 +396,10 @@ def rebuild(conn: psycopg.Connection, first: date | None = None, last: date | No
     by their trigger (module docstring).
     """
     with conn.transaction():
-        lock_rollups(conn)
+        lock_to_recount(conn)
         recount(conn, first, last)
+        if first is None and last is None:
+            set_coverage(conn, None)  # every day is counted now
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +419,7 @@ def backfill_step(conn: psycopg.Connection) -> Backfill | None:
     stopped backfill resumes where it was.
     """
     with conn.transaction():
-        try:
-            lock_rollups(conn, nowait=True)
-        except psycopg.errors.LockNotAvailable:
+        if not lock_to_recount(conn, wait=False):
             return None
         covered_from = covered_since(conn)
         if covered_from is None:
@@ -351,7 +429,8 @@ def backfill_step(conn: psycopg.Connection) -> Backfill | None:
         if oldest is None or day < oldest:
             set_coverage(conn, None)
             return Backfill(None, 0)
-        recount(conn, day, day)
+        # The newest day clamped to the last one Python holds is recounted to the end.
+        recount(conn, day, None if covered_from == date.max else day)
         set_coverage(conn, day)
         return Backfill(day, (day - oldest).days)
 
@@ -371,7 +450,9 @@ def set_coverage(conn: psycopg.Connection, day: date | None) -> None:
 def oldest_day(conn: psycopg.Connection) -> date | None:
     """The oldest created_date a row may have: the day before the oldest UTC date (index read)."""
     row = conn.execute(
-        "SELECT (min(timestamp) AT TIME ZONE 'UTC')::date - 1 FROM audit_logs"
+        "SELECT CASE WHEN min(timestamp) IS NOT NULL THEN "
+        "GREATEST((min(timestamp) AT TIME ZONE 'UTC')::date - 1, date '0001-01-01') END "
+        "FROM audit_logs"
     ).fetchone()
     return row[0] if row else None
 
@@ -398,14 +479,14 @@ def verify(
             key=key,
             sums=sql.SQL(", ").join(
                 sql.SQL("sum({name})::int8 AS {name}").format(name=sql.Identifier(m))
-                for m in MEASURES
+                for m in rollup.measures
             ),
             table=sql.Identifier(rollup.table),
             days=day_range("created_date"),
         )
 
-        def side(alias: str) -> sql.Composable:
-            return sql.SQL(", ").join(sql.Identifier(alias, m) for m in MEASURES)
+        def side(alias: str, measures: tuple[str, ...] = rollup.measures) -> sql.Composable:
+            return sql.SQL(", ").join(sql.Identifier(alias, m) for m in measures)
 
         # A key that sums to nothing in the rollup is as good as absent from the raw rows.
         query = sql.SQL(
@@ -419,9 +500,9 @@ def verify(
             key=key,
             rolled=side("s"),
             computed=side("r"),
-            zeros=sql.SQL(", ").join(sql.Literal(0) for _ in MEASURES),
+            zeros=sql.SQL(", ").join(sql.Literal(0) for _ in rollup.measures),
         )
-        width, count = len(rollup.key), len(MEASURES)
+        width, count = len(rollup.key), len(rollup.measures)
         for row in conn.execute(query, params).fetchall():
             rolled, computed = row[width : width + count], row[width + count :]
             differences.append(
@@ -440,40 +521,55 @@ def raw_sums(rollup: Rollup) -> sql.Composable:
     return partial_rows(rollup, "audit_logs", where=day_range("created_date"))
 
 
-def compact(conn: psycopg.Connection, before: datetime | None = None, nowait: bool = False) -> int:
-    """Merge the partial rows of the hours before `before` (all when None) into one per key.
+def compact(
+    conn: psycopg.Connection,
+    before: datetime | None = None,
+    since: datetime | None = None,
+    nowait: bool = False,
+) -> int:
+    """Merge the partial rows of the hours in [since, before) into one per key.
 
-    Returns the rows removed. Rows written meanwhile by other transactions
-    are not seen by the DELETE and stay as they are, so compaction never
-    loses a concurrent write; keys that sum to nothing disappear. With
-    nowait, a compaction that finds another deleter at work returns 0 at once.
+    Both bounds are optional (None: unbounded). Returns the rows removed.
+    Rows written meanwhile by other transactions are not seen by the DELETE
+    and stay as they are, so compaction never loses a concurrent write; keys
+    that sum to nothing disappear. With nowait, a compaction that finds
+    another deleter at work returns at once.
     """
     removed = 0
     if not installed(conn):
         return removed
+    hours = {
+        "before": before or datetime.max.replace(tzinfo=UTC),
+        "since": since or datetime.min.replace(tzinfo=UTC),
+    }
     for rollup in ROLLUPS:
         key = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
-        sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES)
+        measures = rollup.measures
+        sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in measures)
         nonzero = sql.SQL(" OR ").join(
-            sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in MEASURES
+            sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in measures
         )
         # Only keys with several partial rows (or one that sums to nothing)
         # are rewritten: a compacted hour is left as it is.
         with conn.transaction():
-            try:
-                lock_rollups(conn, nowait)
-            except psycopg.errors.LockNotAvailable:
+            if not lock_rollups(conn, wait=not nowait):
                 return removed
             cur = conn.execute(
                 sql.SQL(
-                    "WITH moved AS (DELETE FROM {table} WHERE bucket < %(before)s "
-                    "AND ({key}) IN (SELECT {key} FROM {table} WHERE bucket < %(before)s "
+                    "WITH moved AS (DELETE FROM {table} WHERE {hours} "
+                    "AND ({key}) IN (SELECT {key} FROM {table} WHERE {hours} "
                     "GROUP BY {key} HAVING count(*) > 1 OR NOT ({nonzero})) RETURNING *), "
                     "merged AS (INSERT INTO {table} SELECT {key}, {sums} FROM moved "
                     "GROUP BY {key} HAVING {nonzero} RETURNING 1) "
                     "SELECT (SELECT count(*) FROM moved) - (SELECT count(*) FROM merged)"
-                ).format(table=sql.Identifier(rollup.table), key=key, sums=sums, nonzero=nonzero),
-                {"before": before or datetime.max.replace(tzinfo=UTC)},
+                ).format(
+                    table=sql.Identifier(rollup.table),
+                    key=key,
+                    sums=sums,
+                    nonzero=nonzero,
+                    hours=sql.SQL("bucket >= %(since)s AND bucket < %(before)s"),
+                ),
+                hours,
             )
             row = cur.fetchone()
             removed += int(row[0]) if row else 0

@@ -23,7 +23,7 @@ from psycopg import AsyncConnection, sql
 
 from .conditions import Conditions
 from .models import Window
-from .rollups import COVERAGE, HOUR, MEASURES, ROLLUPS, Rollup, aggregated
+from .rollups import CALL_MEASURES, COVERAGE, HOUR, ROLLUPS, Rollup, aggregated
 
 ONE_HOUR = timedelta(hours=1)
 # timestamptz resolution: `< moment` is `<= moment - RESOLUTION`.
@@ -49,14 +49,17 @@ class Scope:
 
     def add_filters(self, where: Conditions) -> None:
         for column, value in self.equal.items():
-            where.equals(column, value)
+            if value:
+                where.equals(column, value)
+            else:  # '' matches NULL too, as in the rollups, which keep NULL as ''
+                where.add(sql.SQL("COALESCE({}, '') = ''").format(sql.Identifier(column)))
 
 
-def covering(columns: Iterable[str]) -> Rollup | None:
-    """The smallest rollup keyed by every one of `columns`, if any."""
-    needed = set(columns)
+def covering(columns: Iterable[str], measures: Iterable[str]) -> Rollup | None:
+    """The smallest rollup keyed by every one of `columns` that keeps `measures`, if any."""
+    needed, kept = set(columns), set(measures)
     for rollup in ROLLUPS:
-        if needed <= set(rollup.dimensions):
+        if needed <= set(rollup.dimensions) and kept <= set(rollup.measures):
             return rollup
     return None
 
@@ -75,6 +78,8 @@ async def covered_from(conn: AsyncConnection) -> datetime | None:
         row = await cur.fetchone()
     except psycopg.errors.UndefinedTable:
         return None  # a database (or a replica) not migrated this far
+    except psycopg.DataError:
+        return None  # a date Python cannot hold: read raw rows
     if row is None:
         return None
     day: date | None = row[0]
@@ -92,11 +97,13 @@ def whole_hours(window: Window, covered: datetime | None) -> tuple[datetime, dat
         return None
     start, end = window.start, window.end
     first = start.replace(minute=0, second=0, microsecond=0)
-    if first < start:
-        first += ONE_HOUR
     try:
+        if first < start:
+            first += ONE_HOUR
         stop = (end + RESOLUTION).replace(minute=0, second=0, microsecond=0)
-    except OverflowError:
+    except OverflowError:  # the last hour of year 9999
+        if first < start:
+            return None
         stop = end.replace(minute=0, second=0, microsecond=0)
     first = max(first, covered)
     return (first, stop) if first < stop else None
@@ -116,42 +123,53 @@ def parts(
     dimensions: tuple[str, ...],
     covered: datetime | None,
     width: str | None = HOUR,
+    measures: tuple[str, ...] = CALL_MEASURES,
 ) -> Parts:
     """Partial rows of `dimensions` (and a `width` bucket) that sum to the scope's raw rows.
 
     A width of None is a statistic without time (bucket NULL in raw rows);
     a width other than an hour or None reads raw rows only.
     """
-    rollup = covering([*dimensions, *scope.equal]) if width in (HOUR, None) else None
+    rollup = covering([*dimensions, *scope.equal], measures) if width in (HOUR, None) else None
     hours = whole_hours(scope.window, covered) if rollup is not None else None
     if rollup is None or hours is None:
         where = scope.conditions()
-        return Parts(raw(dimensions, where, width), where.params, None)
+        return Parts(raw(dimensions, measures, where, width), where.params, None)
     first, stop = hours
+    # The raw edges come first: a statement locks audit_logs before the
+    # rollups, in the order TRUNCATE does, so a reader never deadlocks with it.
+    selects, params = [], {}
+    for start, end, prefix in edges(scope.window, first, stop):
+        where = scope.between(start, end, prefix)
+        selects.append(raw(dimensions, measures, where, width))
+        params.update(where.params)
     rolled = Conditions()
     rolled.add(
         "bucket >= %(whole_from)s AND bucket < %(whole_to)s", whole_from=first, whole_to=stop
     )
     scope.add_filters(rolled)
-    selects = [
+    selects.append(
         sql.SQL("SELECT bucket, {columns} FROM {table} {where}").format(
-            columns=sql.SQL(", ").join(map(sql.Identifier, [*dimensions, *MEASURES])),
+            columns=sql.SQL(", ").join(map(sql.Identifier, [*dimensions, *measures])),
             table=sql.Identifier(rollup.table),
             where=rolled.sql(),
         )
-    ]
-    params = dict(rolled.params)
-    edges = [
-        (scope.window.start, first - RESOLUTION, "before_"),
-        (stop, scope.window.end, "after_"),
-    ]
-    for start, end, prefix in edges:
-        if start <= end:
-            where = scope.between(start, end, prefix)
-            selects.append(raw(dimensions, where, width))
-            params.update(where.params)
+    )
+    params.update(rolled.params)
     return Parts(sql.SQL(" UNION ALL ").join(selects), params, rollup)
 
 
-def raw(dimensions: tuple[str, ...], where: Conditions, width: str | None) -> sql.Composable:
-    return aggregated("audit_logs", dimensions, width=width, where=where.predicate())
+def edges(window: Window, first: datetime, stop: datetime) -> list[tuple[datetime, datetime, str]]:
+    """The window's inclusive ranges before `first` and from `stop` on, each with a prefix."""
+    found = []
+    if window.start < first:
+        found.append((window.start, first - RESOLUTION, "before_"))
+    if stop <= window.end:
+        found.append((stop, window.end, "after_"))
+    return found
+
+
+def raw(
+    dimensions: tuple[str, ...], measures: tuple[str, ...], where: Conditions, width: str | None
+) -> sql.Composable:
+    return aggregated("audit_logs", dimensions, measures, width=width, where=where.predicate())

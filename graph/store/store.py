@@ -547,7 +547,10 @@ class Store:
         return await self._raw_summary(flt, metrics.performance)
 
     async def enrichment(self, flt: MetricsFilter = MetricsFilter()) -> EnrichmentStats:  # noqa: B008
-        return await self._raw_summary(flt, metrics.enrichment)
+        scope = self._scope(flt)
+        async with self._reading() as conn:
+            covered = await sources.covered_from(conn)
+            return await metrics.enrichment(conn, scope, covered)
 
     async def discovery(self, flt: MetricsFilter = MetricsFilter()) -> DiscoveryStats:  # noqa: B008
         """Sessions that discover before they query; `flt.user_id` does not apply (SPEC 3)."""
