@@ -39,14 +39,6 @@ ROW_MEASURES: dict[str, Callable[[dict[str, Any]], int]] = {
     "duration_sum": lambda row: row["duration_ms"] or 0,
     "durations": lambda row: int(row["duration_ms"] is not None),
     "enriched": lambda row: int(bool(row["enrichment_applied"])),
-    "full_count": lambda row: int(row["enrichment_mode"] == "full"),
-    "summary_count": lambda row: int(row["enrichment_mode"] == "summary"),
-    "reference_count": lambda row: int(row["enrichment_mode"] == "reference"),
-    "none_count": lambda row: int(row["enrichment_mode"] == "none"),
-    "tokens_full": lambda row: row["enrichment_tokens_full"] or 0,
-    "tokens_dedup": lambda row: row["enrichment_tokens_dedup"] or 0,
-    "spent_full": lambda row: int(bool(row["enrichment_tokens_full"])),
-    "spent_dedup": lambda row: int(bool(row["enrichment_tokens_dedup"])),
 }
 
 

@@ -24,7 +24,7 @@ from .models import (
     Resolution,
     TimeseriesBucket,
 )
-from .rollups import ENRICHMENT_MEASURES, HOUR
+from .rollups import HOUR
 from .sources import Scope, parts
 from .validation import BUCKET_STEP, bucket_floor
 
@@ -205,23 +205,9 @@ async def performance(conn: AsyncConnection, where: Conditions) -> PerformanceSt
     return await fetch_one(conn, PerformanceStats, query, where.params)
 
 
-async def enrichment(
-    conn: AsyncConnection, scope: Scope, covered: datetime | None
-) -> EnrichmentStats:
-    # Per session first: its distinct sessions are the session keys with calls.
-    source = parts(scope, ("session_id",), covered, width=None, measures=ENRICHMENT_MEASURES)
+async def enrichment(conn: AsyncConnection, where: Conditions) -> EnrichmentStats:
+    # Per-session partial sums first, for the same reason as in overview.
     query = sql.SQL("""
-        WITH parts AS ({parts}),
-        per_session AS (
-            SELECT session_id, sum(calls) AS calls, sum(enriched) AS enriched,
-                   sum(full_count) AS full_count, sum(summary_count) AS summary_count,
-                   sum(reference_count) AS reference_count, sum(none_count) AS none_count,
-                   sum(tokens_full) AS tokens_full, sum(tokens_dedup) AS tokens_dedup,
-                   sum(spent_full) AS spent_full, sum(spent_dedup) AS spent_dedup
-            FROM parts
-            GROUP BY session_id
-            HAVING sum(calls) <> 0
-        )
         SELECT total_calls, enriched_calls,
                COALESCE(enriched_calls::float8 / NULLIF(total_calls, 0), 0) AS enrichment_rate,
                full_count, summary_count, reference_count, none_count,
@@ -243,10 +229,24 @@ async def enrichment(
                    COALESCE(sum(tokens_dedup)::float8 / NULLIF(sum(spent_dedup), 0), 0)
                        AS avg_tokens_dedup,
                    count(*) FILTER (WHERE session_id <> '') AS unique_sessions
-            FROM per_session
+            FROM (
+                SELECT session_id,
+                       count(*) AS calls,
+                       count(*) FILTER (WHERE enrichment_applied) AS enriched,
+                       count(*) FILTER (WHERE enrichment_mode = 'full') AS full_count,
+                       count(*) FILTER (WHERE enrichment_mode = 'summary') AS summary_count,
+                       count(*) FILTER (WHERE enrichment_mode = 'reference') AS reference_count,
+                       count(*) FILTER (WHERE enrichment_mode = 'none') AS none_count,
+                       sum(enrichment_tokens_full) AS tokens_full,
+                       sum(enrichment_tokens_dedup) AS tokens_dedup,
+                       count(NULLIF(enrichment_tokens_full, 0)) AS spent_full,
+                       count(NULLIF(enrichment_tokens_dedup, 0)) AS spent_dedup
+                FROM audit_logs {where}
+                GROUP BY session_id
+            ) AS per_session
         ) AS totals
-    """).format(parts=source.relation)
-    return await fetch_one(conn, EnrichmentStats, query, source.params)
+    """).format(where=where.sql())
+    return await fetch_one(conn, EnrichmentStats, query, where.params)
 
 
 async def discovery(

@@ -153,13 +153,11 @@ MIGRATIONS = (
     Migration(4, "indexes for the default sort and per-user statistics", run_sql(INDEXES)),
     Migration(5, "covering timeline index for index-only statistics", run_sql(TIMELINE_INDEX)),
     Migration(6, "add purpose, as the newest Go service has it", run_sql(PURPOSE)),
-    # Built from rollups.py as it is now, idempotently: a later change to the
-    # rollups' shape is a new migration (`rollups.reshape`) that creates what
-    # is new and has the backfill recount it; on a new database migration 7
-    # already creates everything and the later ones find it there.
+    # Built from rollups.py as it is now, idempotently: a later rollup is a new
+    # migration that runs `schema_sql` again (CREATE ... IF NOT EXISTS, CREATE
+    # OR REPLACE) and moves the coverage back so the backfill counts its past.
     Migration(7, "hourly rollups kept by statement triggers", rollups.install),
     Migration(8, "fill the rollups online, newest day first", rollups.track_coverage),
-    Migration(9, "a rollup of enrichment per session", rollups.reshape),
 )
 
 

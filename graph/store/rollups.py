@@ -52,20 +52,8 @@ MEASURES = {
     "duration_sum": "COALESCE(sum(duration_ms), 0)",
     "durations": "count(duration_ms)",
     "enriched": "count(*) FILTER (WHERE enrichment_applied)",
-    "full_count": "count(*) FILTER (WHERE enrichment_mode = 'full')",
-    "summary_count": "count(*) FILTER (WHERE enrichment_mode = 'summary')",
-    "reference_count": "count(*) FILTER (WHERE enrichment_mode = 'reference')",
-    "none_count": "count(*) FILTER (WHERE enrichment_mode = 'none')",
-    "tokens_full": "COALESCE(sum(enrichment_tokens_full), 0)",
-    "tokens_dedup": "COALESCE(sum(enrichment_tokens_dedup), 0)",
-    # Calls that spent tokens at all: the enrichment averages' denominators.
-    "spent_full": "count(NULLIF(enrichment_tokens_full, 0))",
-    "spent_dedup": "count(NULLIF(enrichment_tokens_dedup, 0))",
 }
 CALL_MEASURES = ("calls", "successes", "duration_sum", "durations", "enriched")
-ENRICHMENT_MEASURES = ("calls", "enriched", "full_count", "summary_count", "reference_count",
-                       "none_count", "tokens_full", "tokens_dedup", "spent_full",
-                       "spent_dedup")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +77,6 @@ ROLLUPS = (
     ),
     # Calls by user (~90 keys an hour), for the user breakdowns and filters.
     Rollup("audit_rollup_users", ("user_id", "user_email", "persona", "source", "event_kind")),
-    # Enrichment per session: its distinct sessions are the keys with calls.
-    Rollup(
-        "audit_rollup_sessions",
-        ("session_id", "user_id", "source", "event_kind"),
-        ENRICHMENT_MEASURES,
-    ),
 )
 
 
@@ -310,23 +292,6 @@ def track_coverage(conn: psycopg.Connection) -> None:
             f" {FIRST_UNCOVERED_DAY}"
             " ON CONFLICT DO NOTHING"
         ).format(table=sql.Identifier(COVERAGE))
-    )
-
-
-def reshape(conn: psycopg.Connection) -> None:
-    """A migration that adds a rollup table: the tables and triggers as they are now.
-
-    (A new measure is a new table: CREATE TABLE IF NOT EXISTS adds no column.)
-
-    The triggers count every row written from now on into the new shape;
-    the backfill recounts the days before (every day, as `track_coverage`
-    starts it), so a new rollup is read only where it is whole.
-    """
-    conn.execute(schema_sql())
-    conn.execute(
-        sql.SQL(f"UPDATE {{}} SET covered_from = ({FIRST_UNCOVERED_DAY})").format(
-            sql.Identifier(COVERAGE)
-        )
     )
 
 

@@ -194,6 +194,10 @@ class Store:
                 # Statistics group by session or duration: room for hash
                 # aggregates in memory instead of sorts spilled to disk.
                 await conn.execute("SET work_mem = '64MB'")
+                # Starting parallel workers costs more CPU than a rollup read
+                # saves with them; under concurrent viewers that CPU is the
+                # throughput. Scans of raw rows still go parallel.
+                await conn.execute("SET parallel_setup_cost = 10000")
             if statement_timeout:
                 # One runaway aggregate must not hold a connection forever.
                 await conn.execute(
@@ -547,10 +551,7 @@ class Store:
         return await self._raw_summary(flt, metrics.performance)
 
     async def enrichment(self, flt: MetricsFilter = MetricsFilter()) -> EnrichmentStats:  # noqa: B008
-        scope = self._scope(flt)
-        async with self._reading() as conn:
-            covered = await sources.covered_from(conn)
-            return await metrics.enrichment(conn, scope, covered)
+        return await self._raw_summary(flt, metrics.enrichment)
 
     async def discovery(self, flt: MetricsFilter = MetricsFilter()) -> DiscoveryStats:  # noqa: B008
         """Sessions that discover before they query; `flt.user_id` does not apply (SPEC 3)."""
