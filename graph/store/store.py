@@ -194,10 +194,6 @@ class Store:
                 # Statistics group by session or duration: room for hash
                 # aggregates in memory instead of sorts spilled to disk.
                 await conn.execute("SET work_mem = '64MB'")
-                # Starting parallel workers costs more CPU than a rollup read
-                # saves with them; under concurrent viewers that CPU is the
-                # throughput. Scans of raw rows still go parallel.
-                await conn.execute("SET parallel_setup_cost = 10000")
             if statement_timeout:
                 # One runaway aggregate must not hold a connection forever.
                 await conn.execute(
