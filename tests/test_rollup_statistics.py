@@ -409,3 +409,55 @@ async def test_windows_at_the_ends_of_time_read_rollups_and_raw_rows_alike(
             actual = await store.breakdown(group_by, 10, flt)
             expected = reference.breakdown(events, group_by, 10, **args)
             assert_matches([as_dict(e) for e in actual], expected)
+
+
+async def test_a_partition_the_go_service_drops_takes_its_rollup_rows_along(
+    clock_at_now: Any, store: Store, db: psycopg.Connection, schema_url: str
+) -> None:
+    """A DROP by another process fires no trigger: the maintenance thread forgets those days."""
+    rng = random.Random(13)
+    await store.ensure_partitions_between(datetime(2026, 1, 1, tzinfo=UTC), NOW)
+    january = [datetime(2026, 1, 10, tzinfo=UTC) + timedelta(hours=n) for n in range(40)]
+    await store.log_many([random_event(rng, m) for m in january + moments(rng, 200, 5)])
+    # A late row of January in the default partition would keep its days; none here.
+    db.execute("DROP TABLE audit_logs_2026_01")  # as the Go service's maintenance does
+    assert ru.verify(db) != []  # January's rollup rows count rows that are gone
+    thread = Maintenance(
+        lambda: psycopg.connect(schema_url, autocommit=True),
+        lambda: NOW,
+        3600,
+        lock_key=rng.getrandbits(62),
+        retention_days=90,
+        upkeep_interval=0.05,
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while ru.verify(db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        assert thread.close()
+    assert ru.verify(db) == []
+    await check_statistics(store, db, rng, windows=6)
+    flt = MetricsFilter(
+        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    assert (await store.overview(flt)).total_calls == 0
+
+
+def test_forgetting_keeps_the_days_the_default_partition_still_holds(
+    schema_url: str, db: psycopg.Connection
+) -> None:
+    from graph.store import partitions
+
+    migrate(schema_url)
+    db.execute(
+        "CREATE TABLE audit_logs_2026_02 PARTITION OF audit_logs "
+        "FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')"
+    )
+    rows = other_rows(random.Random(14), "d-", 50, 40)  # January rows land in the default
+    plain_insert(db, rows)
+    partitions.forget_dropped_days(db)
+    assert ru.verify(db) == []
+    in_default = db.execute("SELECT count(*) FROM audit_logs_default").fetchone()[0]  # type: ignore[index]
+    assert in_default > 0

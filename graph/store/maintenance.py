@@ -290,6 +290,7 @@ class Maintenance:
         self.stop_timeout = stop_timeout
         self.upkeep_interval = upkeep_interval
         self._upkeep_failing = False
+        self._range_floor: tuple[object, ...] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
@@ -383,7 +384,16 @@ class Maintenance:
 
     def _upkeep(self) -> None:
         try:
-            upkeep(self._connection(), self._stop.is_set, since=self.clock() - UPKEEP_COMPACTS)
+            conn = self._connection()
+            # A partition dropped by another process (the Go service) leaves
+            # its days' rollup rows behind: forget them when the lowest
+            # partition moves (a catalog read; the forgetting reads the
+            # default partition, so only then).
+            floor = partitions.range_floor(conn)
+            if floor != self._range_floor:
+                partitions.forget_dropped_days(conn)
+                self._range_floor = floor
+            upkeep(conn, self._stop.is_set, since=self.clock() - UPKEEP_COMPACTS)
         except (psycopg.OperationalError, StoreUnavailable) as exc:
             # Every few seconds during an outage: one line when it starts, no traceback.
             if not self._upkeep_failing and not self._stop.is_set():

@@ -225,6 +225,39 @@ def drop_expired_partitions(
     return result
 
 
+def range_floor(conn: psycopg.Connection) -> tuple[date | None, tuple[str, str] | None]:
+    """(the lowest start of a range partition, the default partition), from the catalog.
+
+    The start is None when there is no range partition or one starts at
+    MINVALUE (no created_date is then known to be unstorable).
+    """
+    starts: list[date] = []
+    default = None
+    for schema, name, bound, _ in attached_partitions(conn):
+        if bound == "DEFAULT":
+            default = (schema, name)
+            continue
+        start, _ = parse_bound(bound)
+        if start is None:
+            return None, default
+        starts.append(start)
+    return (min(starts) if starts else None), default
+
+
+def forget_dropped_days(conn: psycopg.Connection) -> None:
+    """Delete the rollup rows of days no partition can hold any more.
+
+    Another process (the Go service's own maintenance) may drop a partition
+    without deleting its days' rollup rows. Rows can only have created_dates
+    from the lowest range partition's start on, or whatever the default
+    partition holds; rollup rows of earlier days count rows that are gone.
+    """
+    lowest, default = range_floor(conn)
+    if lowest is None:
+        return
+    rollups.delete_before(conn, lowest, default)
+
+
 def delete_expired_rows(conn: psycopg.Connection, cutoff: datetime) -> int:
     """The retention DELETE: every row whose timestamp is before the cutoff.
 

@@ -565,6 +565,31 @@ def delete_days(conn: psycopg.Connection, first: date | None, last: date) -> Non
             )
 
 
+def delete_before(conn: psycopg.Connection, day: date, default: tuple[str, str] | None) -> None:
+    """Delete the rollup rows of created_dates before `day` that the `default` partition lacks.
+
+    One statement per rollup reads the default partition's oldest
+    created_date in the snapshot of its DELETE, so a row written there
+    meanwhile keeps its partial row (module docstring).
+    """
+    if not installed(conn):
+        return
+    oldest = (
+        sql.SQL("(SELECT min(created_date) FROM {})").format(sql.Identifier(*default))
+        if default
+        else sql.SQL("NULL::date")
+    )
+    with conn.transaction():
+        lock_to_recount(conn)
+        for rollup in ROLLUPS:
+            conn.execute(
+                sql.SQL(
+                    "DELETE FROM {table} WHERE created_date < LEAST(%(day)s::date, {oldest})"
+                ).format(table=sql.Identifier(rollup.table), oldest=oldest),
+                {"day": day},
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     table: str
