@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -313,6 +314,25 @@ async def test_a_brownfield_database_answers_right_during_and_after_its_backfill
     await check_statistics(store, db, rng, windows=6)
 
 
+def run_maintenance_until(schema_url: str, done: Callable[[], bool], limit: float = 60) -> None:
+    """A maintenance thread with a quick upkeep, until `done()` or `limit` seconds."""
+    thread = Maintenance(
+        lambda: psycopg.connect(schema_url, autocommit=True),
+        lambda: NOW,
+        3600,
+        lock_key=random.getrandbits(62),
+        retention_days=90,
+        upkeep_interval=0.05,
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + limit
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        assert thread.close()
+
+
 def test_the_maintenance_thread_backfills_in_the_background(
     schema_url: str, db: psycopg.Connection
 ) -> None:
@@ -323,22 +343,7 @@ def test_the_maintenance_thread_backfills_in_the_background(
     migrate(schema_url)
     left = ru.coverage(db).days_left
     assert left >= 12
-    thread = Maintenance(
-        lambda: psycopg.connect(schema_url, autocommit=True),
-        lambda: NOW,
-        3600,
-        lock_key=rng.getrandbits(62),
-        retention_days=90,
-        upkeep_interval=0.05,
-    )
-    started = time.monotonic()
-    thread.start()
-    try:
-        deadline = started + 60
-        while ru.coverage(db).covered_from is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        assert thread.close()
+    run_maintenance_until(schema_url, lambda: ru.coverage(db).covered_from is None)
     assert ru.coverage(db).covered_from is None
     assert ru.verify(db) == []
 
@@ -422,21 +427,7 @@ async def test_a_partition_the_go_service_drops_takes_its_rollup_rows_along(
     # A late row of January in the default partition would keep its days; none here.
     db.execute("DROP TABLE audit_logs_2026_01")  # as the Go service's maintenance does
     assert ru.verify(db) != []  # January's rollup rows count rows that are gone
-    thread = Maintenance(
-        lambda: psycopg.connect(schema_url, autocommit=True),
-        lambda: NOW,
-        3600,
-        lock_key=rng.getrandbits(62),
-        retention_days=90,
-        upkeep_interval=0.05,
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while ru.verify(db) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        assert thread.close()
+    run_maintenance_until(schema_url, lambda: ru.verify(db) == [])
     assert ru.verify(db) == []
     await check_statistics(store, db, rng, windows=6)
     flt = MetricsFilter(
