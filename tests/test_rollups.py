@@ -48,12 +48,11 @@ def expected_rollups(db: psycopg.Connection) -> dict[str, dict[Key, tuple[int, .
         rows = cur.execute("SELECT * FROM audit_logs").fetchall()
     result: dict[str, dict[Key, tuple[int, ...]]] = {}
     for rollup in ru.ROLLUPS:
-        width = len(rollup.measures)
-        sums: dict[Key, list[int]] = defaultdict(lambda width=width: [0] * width)
+        sums: dict[Key, list[int]] = defaultdict(lambda: [0] * len(ru.MEASURES))
         for row in rows:
             key = (hour(row["timestamp"]), row["created_date"],
                    *(row[name] or "" for name in rollup.dimensions))  # fmt: skip
-            for index, measure in enumerate(rollup.measures):
+            for index, measure in enumerate(ru.MEASURES):
                 sums[key][index] += ROW_MEASURES[measure](row)
         result[rollup.table] = {key: tuple(v) for key, v in sums.items()}
     return result
@@ -63,8 +62,7 @@ def stored_rollups(db: psycopg.Connection) -> dict[str, dict[Key, tuple[int, ...
     """Each rollup table's partial rows summed per key; keys that sum to nothing left out."""
     result: dict[str, dict[Key, tuple[int, ...]]] = {}
     for rollup in ru.ROLLUPS:
-        width = len(rollup.measures)
-        sums: dict[Key, list[int]] = defaultdict(lambda width=width: [0] * width)
+        sums: dict[Key, list[int]] = defaultdict(lambda: [0] * len(ru.MEASURES))
         for row in db.execute(f"SELECT * FROM {rollup.table}").fetchall():
             key, measures = row[: len(rollup.key)], row[len(rollup.key) :]
             for index, value in enumerate(measures):

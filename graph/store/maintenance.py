@@ -16,9 +16,9 @@ a statement that is still running.
 
 Between ticks, every `upkeep_interval` seconds, the thread keeps the rollups
 small and whole (`upkeep`): it backfills the days the rollups do not cover
-yet, newest first, and compacts the partial rows the writers add. That needs
-no advisory lock: both take the rollups' own lock without waiting, so of
-many replicas one does the work and the others skip.
+yet, newest first, and compacts the partial rows the writers add. Not under
+the tick's lock: both try the rollups' own lock (`rollups.lock_rollups`)
+without waiting, so of many replicas one does the work and the others skip.
 
 Everything here is synchronous on purpose: partition DDL and a large DELETE
 are long, rare statements that must not occupy the async pools that serve

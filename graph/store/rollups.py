@@ -24,8 +24,9 @@ says from which created_date on the rollups hold every row, and the
 statistics read raw rows for the rest (`sources.py`).
 
 Whoever deletes rollup rows (compaction, rebuild, backfill, a partition drop)
-first takes SHARE UPDATE EXCLUSIVE on the rollups: those serialize with each
-other, while the triggers' INSERTs (ROW EXCLUSIVE) never wait. Each replaces
+first takes a transaction advisory lock (`lock_rollups`): those serialize with
+each other, while the triggers' INSERTs, readers and autovacuum never wait
+on it. Each replaces
 rows with one statement (a DELETE in a WITH and the INSERT), so the DELETE
 and the raw rows it recounts are read in one snapshot: a writer's rows and
 its trigger's partial row are either both seen (the partial row deleted and
@@ -53,23 +54,21 @@ MEASURES = {
     "durations": "count(duration_ms)",
     "enriched": "count(*) FILTER (WHERE enrichment_applied)",
 }
-CALL_MEASURES = ("calls", "successes", "duration_sum", "durations", "enriched")
 
 
 @dataclass(frozen=True, slots=True)
 class Rollup:
-    """One rollup table: its name, the columns of audit_logs it is keyed by, its measures."""
+    """One rollup table: its name and the columns of audit_logs it is keyed by (every measure)."""
 
     table: str
     dimensions: tuple[str, ...]
-    measures: tuple[str, ...] = CALL_MEASURES
 
     @property
     def key(self) -> tuple[str, ...]:
         return ("bucket", "created_date", *self.dimensions)
 
 
-# Smallest first: a statistic reads the first one that has its columns and measures.
+# Smallest first: a statistic reads the first one that has its columns.
 ROLLUPS = (
     # The dashboard's: calls by tool and where they came from (~80 keys an hour seeded).
     Rollup(
@@ -89,14 +88,13 @@ BIN_ORIGIN = "2000-01-01T00:00:00Z"
 def aggregated(
     source: str,
     dimensions: Sequence[str],
-    measures: Sequence[str],
     *,
     width: str | None = HOUR,
     sign: int = 1,
     where: sql.Composable | None = None,
     fold_nulls: bool = True,
 ) -> sql.Composable:
-    """SELECT of `source`'s rows as partial rollup rows: bucket, dimensions, `measures`.
+    """SELECT of `source`'s rows as partial rollup rows: bucket, dimensions, measures.
 
     The bucket is the `width` bin of timestamp (NULL when width is None, for
     statistics that need no time). Text dimensions are grouped with NULL as ''
@@ -115,7 +113,7 @@ def aggregated(
             sql.SQL(MEASURES[measure] if sign == 1 else f"-{MEASURES[measure]}"),
             sql.Identifier(measure),
         )
-        for measure in measures
+        for measure in MEASURES
     ]
     return sql.SQL("SELECT {columns} FROM {source} {where} GROUP BY {positions}").format(
         columns=sql.SQL(", ").join(columns),
@@ -133,9 +131,7 @@ def partial_rows(
     fold_nulls: bool = True,
 ) -> sql.Composable:
     """SELECT of `source`'s rows as partial rows of `rollup` (its whole key), times `sign`."""
-    return aggregated(
-        source, rollup.key[1:], rollup.measures, sign=sign, where=where, fold_nulls=fold_nulls
-    )
+    return aggregated(source, rollup.key[1:], sign=sign, where=where, fold_nulls=fold_nulls)
 
 
 def dimension(name: str, fold_nulls: bool = True) -> sql.Composable:
@@ -152,11 +148,7 @@ def folded(name: str) -> sql.Composable:
 
 # Every dimension of any rollup: a statement's rows are aggregated once by all
 # of them, and each rollup sums that small result by its own.
-ALL_DIMENSIONS = Rollup(
-    "",
-    tuple(dict.fromkeys(d for r in ROLLUPS for d in r.dimensions)),
-    tuple(dict.fromkeys(m for r in ROLLUPS for m in r.measures)),
-)
+ALL_DIMENSIONS = Rollup("", tuple(dict.fromkeys(d for r in ROLLUPS for d in r.dimensions)))
 
 
 def insert_partials(source: str, sign: int = 1) -> sql.Composable:
@@ -169,7 +161,7 @@ def insert_partials(source: str, sign: int = 1) -> sql.Composable:
             ),
             positions=sql.SQL(", ").join(sql.Literal(n) for n in range(1, len(rollup.key) + 1)),
             sums=sql.SQL(", ").join(
-                sql.SQL("sum({})::int8").format(sql.Identifier(m)) for m in rollup.measures
+                sql.SQL("sum({})::int8").format(sql.Identifier(m)) for m in MEASURES
             ),
         )
         for rollup in ROLLUPS
@@ -187,7 +179,7 @@ def insert_partials(source: str, sign: int = 1) -> sql.Composable:
 def create_table(rollup: Rollup) -> sql.Composable:
     columns = [sql.SQL("bucket timestamptz NOT NULL"), sql.SQL("created_date date NOT NULL")]
     columns += [sql.SQL("{} text NOT NULL").format(sql.Identifier(d)) for d in rollup.dimensions]
-    columns += [sql.SQL("{} bigint NOT NULL").format(sql.Identifier(m)) for m in rollup.measures]
+    columns += [sql.SQL("{} bigint NOT NULL").format(sql.Identifier(m)) for m in MEASURES]
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {table} ({columns});"
         "CREATE INDEX IF NOT EXISTS {bucket} ON {table} (bucket);"
@@ -253,7 +245,7 @@ def schema_sql() -> str:
 
 
 def install(conn: psycopg.Connection) -> None:
-    """Create the rollups and their triggers (migration 7); `track_coverage` fills them.
+    """Create the rollups and their triggers (migration 7); the backfill fills them.
 
     CREATE TRIGGER waits for the writers of audit_logs in flight and holds
     off new ones until the migration commits: every row written after it is
@@ -444,14 +436,14 @@ def verify(
             key=key,
             sums=sql.SQL(", ").join(
                 sql.SQL("sum({name})::int8 AS {name}").format(name=sql.Identifier(m))
-                for m in rollup.measures
+                for m in MEASURES
             ),
             table=sql.Identifier(rollup.table),
             days=day_range("created_date"),
         )
 
-        def side(alias: str, measures: tuple[str, ...] = rollup.measures) -> sql.Composable:
-            return sql.SQL(", ").join(sql.Identifier(alias, m) for m in measures)
+        def side(alias: str) -> sql.Composable:
+            return sql.SQL(", ").join(sql.Identifier(alias, m) for m in MEASURES)
 
         # A key that sums to nothing in the rollup is as good as absent from the raw rows.
         query = sql.SQL(
@@ -465,9 +457,9 @@ def verify(
             key=key,
             rolled=side("s"),
             computed=side("r"),
-            zeros=sql.SQL(", ").join(sql.Literal(0) for _ in rollup.measures),
+            zeros=sql.SQL(", ").join(sql.Literal(0) for _ in MEASURES),
         )
-        width, count = len(rollup.key), len(rollup.measures)
+        width, count = len(rollup.key), len(MEASURES)
         for row in conn.execute(query, params).fetchall():
             rolled, computed = row[width : width + count], row[width + count :]
             differences.append(
@@ -509,10 +501,9 @@ def compact(
     }
     for rollup in ROLLUPS:
         key = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
-        measures = rollup.measures
-        sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in measures)
+        sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(m)) for m in MEASURES)
         nonzero = sql.SQL(" OR ").join(
-            sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in measures
+            sql.SQL("sum({}) <> 0").format(sql.Identifier(m)) for m in MEASURES
         )
         # Only keys with several partial rows (or one that sums to nothing)
         # are rewritten: a compacted hour is left as it is.

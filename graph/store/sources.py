@@ -23,7 +23,7 @@ from psycopg import AsyncConnection, sql
 
 from .conditions import Conditions
 from .models import Window
-from .rollups import CALL_MEASURES, COVERAGE, HOUR, ROLLUPS, Rollup, aggregated
+from .rollups import COVERAGE, HOUR, MEASURES, ROLLUPS, Rollup, aggregated
 
 ONE_HOUR = timedelta(hours=1)
 # timestamptz resolution: `< moment` is `<= moment - RESOLUTION`.
@@ -55,11 +55,11 @@ class Scope:
                 where.add(sql.SQL("COALESCE({}, '') = ''").format(sql.Identifier(column)))
 
 
-def covering(columns: Iterable[str], measures: Iterable[str]) -> Rollup | None:
-    """The smallest rollup keyed by every one of `columns` that keeps `measures`, if any."""
-    needed, kept = set(columns), set(measures)
+def covering(columns: Iterable[str]) -> Rollup | None:
+    """The smallest rollup keyed by every one of `columns`, if any."""
+    needed = set(columns)
     for rollup in ROLLUPS:
-        if needed <= set(rollup.dimensions) and kept <= set(rollup.measures):
+        if needed <= set(rollup.dimensions):
             return rollup
     return None
 
@@ -123,25 +123,24 @@ def parts(
     dimensions: tuple[str, ...],
     covered: datetime | None,
     width: str | None = HOUR,
-    measures: tuple[str, ...] = CALL_MEASURES,
 ) -> Parts:
     """Partial rows of `dimensions` (and a `width` bucket) that sum to the scope's raw rows.
 
     A width of None is a statistic without time (bucket NULL in raw rows);
     a width other than an hour or None reads raw rows only.
     """
-    rollup = covering([*dimensions, *scope.equal], measures) if width in (HOUR, None) else None
+    rollup = covering([*dimensions, *scope.equal]) if width in (HOUR, None) else None
     hours = whole_hours(scope.window, covered) if rollup is not None else None
     if rollup is None or hours is None:
         where = scope.conditions()
-        return Parts(raw(dimensions, measures, where, width), where.params, None)
+        return Parts(raw(dimensions, where, width), where.params, None)
     first, stop = hours
     # The raw edges come first: a statement locks audit_logs before the
     # rollups, in the order TRUNCATE does, so a reader never deadlocks with it.
     selects, params = [], {}
     for start, end, prefix in edges(scope.window, first, stop):
         where = scope.between(start, end, prefix)
-        selects.append(raw(dimensions, measures, where, width))
+        selects.append(raw(dimensions, where, width))
         params.update(where.params)
     rolled = Conditions()
     rolled.add(
@@ -150,7 +149,7 @@ def parts(
     scope.add_filters(rolled)
     selects.append(
         sql.SQL("SELECT bucket, {columns} FROM {table} {where}").format(
-            columns=sql.SQL(", ").join(map(sql.Identifier, [*dimensions, *measures])),
+            columns=sql.SQL(", ").join(map(sql.Identifier, [*dimensions, *MEASURES])),
             table=sql.Identifier(rollup.table),
             where=rolled.sql(),
         )
@@ -169,7 +168,5 @@ def edges(window: Window, first: datetime, stop: datetime) -> list[tuple[datetim
     return found
 
 
-def raw(
-    dimensions: tuple[str, ...], measures: tuple[str, ...], where: Conditions, width: str | None
-) -> sql.Composable:
-    return aggregated("audit_logs", dimensions, measures, width=width, where=where.predicate())
+def raw(dimensions: tuple[str, ...], where: Conditions, width: str | None) -> sql.Composable:
+    return aggregated("audit_logs", dimensions, width=width, where=where.predicate())
