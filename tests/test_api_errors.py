@@ -17,8 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 from api_client import Api, count_rows, gql, insert, serving
+from graphql import GraphQLError
 
-from graph.store import Store
+from graph.schema.errors import client_error
+from graph.store import FellBehind, Store
 
 LOG_EVENT = "mutation($e: AuditEventInput!) { logEvent(input: $e) { id } }"
 LOG_EVENTS = "mutation($e: [AuditEventInput!]!) { logEvents(inputs: $e) { accepted } }"
@@ -619,3 +621,15 @@ async def test_read_that_times_out_is_service_unavailable(
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "narrow" in error["message"]
     assert "statement timeout" not in impatient_api.responses[-1]
+
+
+def test_a_tail_that_fell_behind_tells_where_to_resume() -> None:
+    """SERVICE_UNAVAILABLE, with the cursor the store handed over in extensions.cursor."""
+    fell = FellBehind("CURSOR")
+    error = client_error(GraphQLError(str(fell), original_error=fell), "req-1")
+    assert error.extensions == {
+        "code": "SERVICE_UNAVAILABLE",
+        "requestId": "req-1",
+        "cursor": "CURSOR",
+    }
+    assert "after" in error.message

@@ -7,6 +7,7 @@ SIGTERM, and finds the events again after a restart on the same directory.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,62 @@ def test_websocket_subscription_tails_new_events(server: ServerProcess) -> None:
         assert seen["type"] == "next"
         assert seen["payload"]["data"]["eventLogged"]["toolName"] == "wanted"
         assert seen["payload"]["data"]["eventLogged"]["id"].startswith("ws-")
+
+
+def subscribe(ws: Any, after: str | None) -> None:
+    ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+    query = "subscription($after: String) { eventLogged(after: $after) { id cursor } }"
+    ws.send(json.dumps({"id": "tail", "type": "subscribe",
+                        "payload": {"query": query, "variables": {"after": after}}}))  # fmt: skip
+
+
+def test_a_tail_resumed_from_its_cursor_delivers_every_event_exactly_once(
+    server: ServerProcess,
+) -> None:
+    """Disconnect mid-stream while writes go on, resume with the last cursor: no gap, no repeat."""
+    first = gql(server, LOG_EVENT, {"e": {"id": "start", "toolName": "t", "success": True}})
+    start = gql(server, "{ events(limit: 1) { items { id cursor } } }")["events"]["items"][0]
+    assert start["id"] == first["logEvent"]["id"]
+    written: list[str] = []
+    failed: list[str] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            while not stop.is_set() and not failed:
+                event = {"id": f"e-{len(written):04d}", "toolName": "t", "success": True}
+                body = {"query": LOG_EVENT, "variables": {"e": event}}
+                response = http.post("/graphql", json=body)
+                if response.status_code != 200 or "errors" in response.json():
+                    failed.append(response.text)
+                written.append(event["id"])
+                time.sleep(0.005)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    received: list[str] = []
+    cursor = start["cursor"]
+    try:
+        for _ in range(3):  # three connections, each dropped mid-stream
+            with connect(
+                server.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10
+            ) as ws:  # type: ignore[list-item]
+                subscribe(ws, cursor)
+                for _ in range(25):
+                    message = json.loads(ws.recv(timeout=20))
+                    assert message["type"] == "next", message
+                    event = message["payload"]["data"]["eventLogged"]
+                    received.append(event["id"])
+                    cursor = event["cursor"]
+    finally:
+        stop.set()
+        writer.join()
+    assert not failed, failed
+    with connect(server.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:  # type: ignore[list-item]
+        subscribe(ws, cursor)
+        while len(received) < len(written):
+            message = json.loads(ws.recv(timeout=20))
+            assert message["type"] == "next", message
+            received.append(message["payload"]["data"]["eventLogged"]["id"])
+    assert received == written

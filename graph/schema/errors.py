@@ -14,7 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension
 
-from graph.store import InvalidArgument, StoreUnavailable
+from graph.store import FellBehind, InvalidArgument, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,16 @@ def client_error(error: GraphQLError, request_id: str) -> GraphQLError:
     message = error.message
     if code == INTERNAL_SERVER_ERROR:
         message = f"Internal server error; quote request id {request_id} when reporting it."
+    extensions: dict[str, Any] = {"code": code, "requestId": request_id}
+    if isinstance(error.original_error, FellBehind):
+        extensions["cursor"] = error.original_error.cursor
     return GraphQLError(
         message,
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": code, "requestId": request_id},
+        extensions=extensions,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import strawberry
 
-from graph.store import EventFilter, models
+from graph.store import EventFilter, events, models
 from graph.store.columns import INPUT_COLUMNS, Column
 
 from .inputs import graphql_type
@@ -26,6 +26,10 @@ def output_type(column: Column) -> Any:
     return type_ | None if column.kind == "jsonb" else type_
 
 
+def event_cursor(root: models.Event) -> str:
+    return events.event_cursor(root)
+
+
 AuditEvent = strawberry.type(
     type(
         "AuditEvent",
@@ -33,6 +37,11 @@ AuditEvent = strawberry.type(
         {
             "__module__": __name__,
             "__annotations__": {column.name: output_type(column) for column in INPUT_COLUMNS},
+            "cursor": strawberry.field(
+                resolver=event_cursor,
+                description="This event's place in (timestamp, id) order: "
+                "`after` for events (default sort) and for eventLogged.",
+            ),
         },
     ),
     description="One tool call as stored; NULL text reads as an empty string.",

@@ -1,6 +1,6 @@
 """Storage of audit events in PostgreSQL: the operations of SPEC 3 and their SQL."""
 
-from .errors import InvalidArgument, StoreError, StoreUnavailable
+from .errors import FellBehind, InvalidArgument, StoreError, StoreUnavailable
 from .models import (
     BreakdownEntry,
     Dimension,
@@ -33,6 +33,7 @@ __all__ = [
     "Event",
     "EventFilter",
     "EventPage",
+    "FellBehind",
     "InvalidArgument",
     "MaintenanceReport",
     "MetricsFilter",

@@ -109,19 +109,10 @@ EVENT_COLUMNS = attrgetter(*("timestamp" if c == "created_date" else c for c in 
 # The rows travel as one JSON array of arrays: json.dumps encodes them in C,
 # where psycopg would dump 28 array parameters value by value in Python (a
 # fifth of a logEvent's CPU), and arrays rather than objects halve the bytes
-# and the time on both sides (bench/README.md, "Write path").
-#
-# The same statement announces the keys it inserted to live-tail subscribers
-# (feed.py): the NOTIFY goes out exactly when the rows commit, and never for a
-# duplicate that was skipped. A payload must stay under 8000 bytes, so the
-# keys are cut into messages of NOTIFY_BYTES plus at most one key (~200 bytes
-# of JSON for a 32-character id of escaped characters). The `notified` join
-# is there to make PostgreSQL run `announced`, which nothing else reads.
+# and the time on both sides (bench/README.md, "Write path"). Live-tail
+# subscribers hear of the rows from a trigger, as of every writer's (feed.py).
 #
 # The statement text never changes, so its prepared plan is reused.
-NOTIFY_BYTES = 7000
-
-
 def json_element(index: int) -> sql.Composable:
     """Column `index` of a row sent by `rows_json`, as its column's type."""
     type_ = COLUMN_TYPES[WRITE_COLUMNS[index]]
@@ -134,34 +125,15 @@ def json_element(index: int) -> sql.Composable:
 def insert_statement(returning: sql.Composable) -> str:
     return (
         sql.SQL("""
-            WITH inserted AS (
-                INSERT INTO audit_logs ({columns})
-                SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS sent
-                ON CONFLICT DO NOTHING
-                RETURNING {returning}
-            ),
-            keys AS (
-                SELECT json_build_array(id, created_date)::text AS key,
-                       row_number() OVER () AS n
-                FROM inserted
-            ),
-            announced AS (
-                SELECT pg_notify({channel}, '[' || string_agg(key, ',') || ']')
-                FROM (
-                    SELECT key, sum(octet_length(key) + 1) OVER (ORDER BY n) / {notify_bytes}
-                        AS message
-                    FROM keys
-                ) AS numbered
-                GROUP BY message
-            )
-            SELECT inserted.* FROM inserted, (SELECT count(*) FROM announced) AS notified
+            INSERT INTO audit_logs ({columns})
+            SELECT {values} FROM jsonb_array_elements(%s::jsonb) AS sent
+            ON CONFLICT DO NOTHING
+            RETURNING {returning}
         """)
         .format(
             columns=sql.SQL(", ").join(map(sql.Identifier, WRITE_COLUMNS)),
             values=sql.SQL(", ").join(map(json_element, range(len(WRITE_COLUMNS)))),
             returning=returning,
-            channel=sql.Literal(feed.CHANNEL),
-            notify_bytes=sql.Literal(NOTIFY_BYTES),
         )
         # Rendered once: a Composed is otherwise joined again on every execute.
         .as_string()
@@ -227,44 +199,13 @@ async def insert_rows_keys(conn: AsyncConnection, rows: Sequence[tuple[Any, ...]
     await conn.execute(INSERT_ROWS_KEYS, (rows_json(rows),))
 
 
-# The keys a COPY stored are announced as INSERT_ROWS announces what it
-# inserted, in messages made here from the keys in hand, faster than
-# PostgreSQL cuts them out of one JSON document. The messages go as a binary
-# array (%b): psycopg quotes a text array's JSON character by character.
-NOTIFY = (
-    sql.SQL("SELECT count(pg_notify({channel}, message)) FROM unnest(%b::text[]) AS message")
-    .format(channel=sql.Literal(feed.CHANNEL))
-    .as_string()
-)
-# A key is at most ~210 bytes of JSON (an id of 32 characters escaped as
-# \u00XX, the day, brackets), so this many keys stay under NOTIFY_BYTES.
-KEYS_PER_PART = 32
-
-
-def notify_messages(keys: Sequence[tuple[str, str]]) -> list[str]:
-    """`keys` as JSON arrays of [id, day] of at most NOTIFY_BYTES each, in order."""
-    messages: list[str] = []
-    message: list[bytes] = []
-    size = 0
-    for first in range(0, len(keys), KEYS_PER_PART):
-        part = JSON_ENCODER.encode(keys[first : first + KEYS_PER_PART])[1:-1]
-        if message and size + 1 + len(part) > NOTIFY_BYTES:
-            messages.append(b"[%b]" % b",".join(message))
-            message, size = [], 0
-        message.append(part)
-        size += 1 + len(part)
-    if message:
-        messages.append(b"[%b]" % b",".join(message))
-    return [text.decode() for text in messages]
-
-
 async def insert_new_rows(
     conn: AsyncConnection, rows: Iterable[tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
     """`insert_rows_keys` for rows whose keys are most likely new, at the speed of COPY.
 
-    A batch of new events (the usual case: a retry is rare) is copied, and its
-    keys announced, in one transaction. A key already stored, or repeated in
+    A batch of new events (the usual case: a retry is rare) is copied in one
+    transaction. A key already stored, or repeated in
     the batch, makes the COPY fail (as does a deadlock with a batch holding
     some of the keys); nothing of it is kept and the rows go through
     `insert_rows_keys`, which skips the duplicates (and is run again after a
@@ -288,8 +229,6 @@ async def insert_new_rows(
     try:
         async with conn.transaction():
             await copy_rows(conn, sending(), binary=False)
-            keys = [(row[ID], row[CREATED_DATE].isoformat()) for row in sent]
-            await conn.execute(NOTIFY, (notify_messages(keys),))
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
         sent.extend(pending)
         await insert_rows_keys_retrying(conn, sent)
@@ -334,8 +273,7 @@ async def copy_rows(
 
     For bulk imports such as `seed`: several times the throughput of INSERT,
     at a price. There is no ON CONFLICT, so a key (id, created_date) already
-    stored fails the whole COPY instead of being skipped, and nothing is
-    announced to live-tail subscribers. The caller owns the transaction; rows
+    stored fails the whole COPY instead of being skipped. The caller owns the transaction; rows
     are streamed as `rows` yields them, so the server works while the caller
     produces the next ones, and an exception from `rows` aborts the COPY.
     """
@@ -379,12 +317,28 @@ def encode_cursor(event: Event, sort: SortField, order: SortOrder) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
     day = event.created_date.isoformat() if event.created_date is not None else None
-    payload = json.dumps([sort.value, order.value, value, event.id, day], separators=(",", ":"))
+    return cursor_text([sort.value, order.value, value, event.id, day])
+
+
+def cursor_text(elements: list[Any]) -> str:
+    """What `parse_cursor` reads back: the elements as JSON, base64url without padding."""
+    payload = json.dumps(elements, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, str, date | None]:
-    """The (sort value, id, created_date) a cursor points after; it must come from the same sort.
+def event_cursor(event: Event) -> str:
+    """The event's place in the default sort: `after` for events, and for the live tail."""
+    return encode_cursor(event, SortField.TIMESTAMP, SortOrder.DESC)
+
+
+def position_cursor(timestamp: datetime, id_: str) -> str:
+    """A cursor of the default sort standing at (timestamp, id), where no event need be."""
+    default = [SortField.TIMESTAMP.value, SortOrder.DESC.value]
+    return cursor_text([*default, timestamp.isoformat(), id_, None])
+
+
+def parse_cursor(cursor: str) -> tuple[str, str, Any, str, date | None]:
+    """(sort field, order, sort value, id, created_date) of a cursor this API issued.
 
     Cursors issued before created_date was part of them carry four elements.
     """
@@ -398,17 +352,39 @@ def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, 
         raise InvalidArgument(
             "after is not a cursor this API issued; pass endCursor from a previous page."
         ) from None
+    return field, direction, value, id_, day
+
+
+def checked_position(sort: SortField, value: Any, id_: Any) -> Any:
+    """The sort value of a cursor, once it is known to be text and values PostgreSQL holds."""
+    # A forged cursor's text goes into the query's parameters.
+    if not (isinstance(id_, str) and is_storable_text(id_) and cursor_value_ok(sort, value)):
+        raise InvalidArgument("after is not a cursor this API issued.")
+    if sort is SortField.TIMESTAMP:
+        return datetime.fromisoformat(value)
+    return value
+
+
+def decode_cursor(cursor: str, sort: SortField, order: SortOrder) -> tuple[Any, str, date | None]:
+    """The (sort value, id, created_date) a cursor points after; it must come from the same sort."""
+    field, direction, value, id_, day = parse_cursor(cursor)
     if (field, direction) != (sort.value, order.value):
         raise InvalidArgument(
             "after comes from a page with a different sortBy/sortOrder; "
             "use the same sort as the page that returned it, or start again without after."
         )
-    # A forged cursor's text goes into the query's parameters: it must be text PostgreSQL holds.
-    if not (isinstance(id_, str) and is_storable_text(id_) and cursor_value_ok(sort, value)):
-        raise InvalidArgument("after is not a cursor this API issued.")
-    if sort is SortField.TIMESTAMP:
-        value = datetime.fromisoformat(value)
-    return value, id_, day
+    return checked_position(sort, value, id_), id_, day
+
+
+def decode_position(cursor: str) -> tuple[datetime, str]:
+    """The (timestamp, id) a cursor of a timestamp sort, in either order, stands at."""
+    field, _, value, id_, _ = parse_cursor(cursor)
+    if field != SortField.TIMESTAMP.value:
+        raise InvalidArgument(
+            "after must be an event's cursor, or endCursor of events sorted by TIMESTAMP; "
+            "this one comes from a page of another sort."
+        )
+    return checked_position(SortField.TIMESTAMP, value, id_), id_
 
 
 def cursor_value_ok(sort: SortField, value: Any) -> bool:

@@ -18,7 +18,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from . import partitions, rollups
+from . import feed, partitions, rollups
 from .rules import DEFAULT_EVENT_KIND_SQL
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ MIGRATIONS = (
     # OR REPLACE) and moves the coverage back so the backfill counts its past.
     Migration(7, "hourly rollups kept by statement triggers", rollups.install),
     Migration(8, "fill the rollups online, newest day first", rollups.track_coverage),
+    Migration(9, "announce every writer's inserts to the live tail", feed.install),
 )
 
 

@@ -25,8 +25,8 @@ from graph.values import as_utc
 
 from . import events, maintenance, metrics, partitions, sources
 from .conditions import Conditions
-from .errors import InvalidArgument, StoreUnavailable
-from .feed import EventFeed
+from .errors import FellBehind, InvalidArgument, StoreUnavailable
+from .feed import EventFeed, Snapshot
 from .ingest import GroupCommit
 from .maintenance import Maintenance
 from .migrations import migrate
@@ -72,6 +72,8 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000
 MAX_BATCH = 1000
 MAX_IDS = 1000
+# Stored events a resumed live tail reads per statement before it catches up.
+REPLAY_PAGE = 500
 BREAKDOWN_DEFAULT_LIMIT = 10
 BREAKDOWN_MAX_LIMIT = 100
 # psycopg_pool retries a lost connection with a doubling delay (1 s, 2 s, 4 s, ...) and no
@@ -369,19 +371,69 @@ class Store:
                 check_text("an id in ids", event_id)
         check_range(flt.start, flt.end)
 
-    async def tail(self, flt: EventFilter = EventFilter()) -> AsyncIterator[Event]:  # noqa: B008
-        """Events committed from now on that match the filter, as they arrive.
+    async def tail(
+        self,
+        flt: EventFilter = EventFilter(),  # noqa: B008 (immutable)
+        after: str | None = None,
+    ) -> AsyncIterator[Event]:
+        """Events that match the filter: stored ones after the cursor `after`, then live ones.
 
-        Rows are read from the primary: a replica may not have them yet.
+        Without `after`, each event committed from now on. With it, first the
+        stored events after that place in (timestamp, id) order, read in one
+        snapshot, then each event committed later: an announced transaction
+        that snapshot already saw is skipped, so none is missed or repeated
+        across the switch. An event stored later with a timestamp before the
+        cursor is not replayed. A subscriber that falls behind gets
+        FellBehind with the cursor to resume from. Rows are read from the
+        primary: a replica may not have them yet.
         """
         self._check_filter(flt)
-        async with self._feed.subscribe() as batches:
+        position = (*events.decode_position(after), None) if after is not None else None
+        async with self._feed.subscribe() as subscription:
+            resume = after or events.position_cursor(self.clock(), "")
+            seen: Snapshot | None = None
+            if position is not None:
+                async with self._snapshot() as (conn, seen):
+                    while page := await events.select_events(
+                        conn, flt, SortField.TIMESTAMP, SortOrder.ASC, REPLAY_PAGE, 0, position
+                    ):
+                        for event in page:
+                            resume = events.event_cursor(event)
+                            yield event
+                        position = (page[-1].timestamp, page[-1].id, None)
+                        if subscription.fell_behind:
+                            raise FellBehind(resume)
             while True:
-                keys = await batches.get()
+                if subscription.fell_behind:
+                    raise FellBehind(resume)
+                announced = await subscription.queue.get()
+                if seen is not None and seen.sees(announced.tx):
+                    continue
+                if announced.keys is None:
+                    raise FellBehind(resume)
                 async with self._writing() as conn:
-                    found = await events.select_by_keys(conn, keys, flt)
+                    found = await events.select_by_keys(conn, announced.keys, flt)
                 for event in found:
+                    resume = events.event_cursor(event)
                     yield event
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[tuple[AsyncConnection, Snapshot]]:
+        """A connection of its own to the primary, in a read-only snapshot, and that snapshot.
+
+        Not from the pool: a replay lasts as long as its subscriber reads.
+        """
+        try:
+            async with await AsyncConnection.connect(self.database_url) as conn:
+                await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+                await conn.set_read_only(True)
+                async with conn.transaction():
+                    cur = await conn.execute("SELECT pg_current_snapshot()::text")
+                    row = await cur.fetchone()
+                    assert row is not None
+                    yield conn, Snapshot.parse(row[0])
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable("the database is unreachable; try again shortly.") from exc
 
     async def get(self, event_id: str) -> Event | None:
         """The event with this id (the most recent one if the id was reused on another day)."""
