@@ -459,6 +459,82 @@ def discovery(
 # --- adapters ---------------------------------------------------------------------
 
 
+SESSION_PREFIXES = {"dps_": "AGENT", "dpp_": "PORTAL", "dpx_": "SCRIPT"}
+
+
+def session_kind(session_id: str) -> str:
+    return SESSION_PREFIXES.get(session_id[:4], "TRANSPORT")
+
+
+def session_summary(
+    session_id: str, calls: list[Event], discovery_kind: str = "datahub", query_kind: str = "trino"
+) -> dict[str, Any]:
+    """What the SPEC says a session is, over `calls` (its calls in scope)."""
+    ordered = sorted(calls, key=lambda c: (utc(c["timestamp"]), c["id"].encode()))
+    emails = [c["user_email"] for c in ordered if c["user_email"]]
+    discoveries = [utc(c["timestamp"]) for c in calls if c["toolkit_kind"] == discovery_kind]
+    queries = [utc(c["timestamp"]) for c in calls if c["toolkit_kind"] == query_kind]
+    return {
+        "session_id": session_id,
+        "user_id": ordered[0]["user_id"],
+        "user_email": emails[-1] if emails else "",
+        "persona": ordered[0]["persona"],
+        "started_at": utc(ordered[0]["timestamp"]),
+        "last_active_at": utc(ordered[-1]["timestamp"]),
+        "call_count": len(calls),
+        "failure_count": sum(not c["success"] for c in calls),
+        "total_duration_ms": sum(c["duration_ms"] for c in calls),
+        "tools": sorted({c["tool_name"] for c in calls if c["tool_name"]}, key=str.encode),
+        "connections": sorted({c["connection"] for c in calls if c["connection"]}, key=str.encode),
+        "discovered_before_query": bool(
+            discoveries and queries and min(discoveries) < min(queries)
+        ),
+    }
+
+
+def sessions(
+    events: Iterable[Event],
+    now: datetime,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    user_id: str = "",
+    kind: str | None = None,
+    has_failures: bool | None = None,
+    search: str = "",
+) -> list[dict[str, Any]]:
+    """Every listed session, in order: last activity newest first, then session id."""
+    lo, hi = window(start, end, now)
+    calls: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        if event["session_id"] and lo <= utc(event["timestamp"]) <= hi:
+            calls[event["session_id"]].append(event)
+    listed = []
+    for session_id, its_calls in calls.items():
+        summary = session_summary(session_id, its_calls)
+        if kind is not None and session_kind(session_id) != kind:
+            continue
+        if user_id and summary["user_id"] != user_id:
+            continue
+        if has_failures is not None and (summary["failure_count"] > 0) != has_failures:
+            continue
+        needle = search.lower()
+        if (
+            search
+            and needle not in session_id.lower()
+            and not any(needle in c["purpose"].lower() for c in its_calls)
+        ):
+            continue
+        listed.append(summary)
+    listed.sort(key=lambda s: s["session_id"].encode())
+    listed.sort(key=lambda s: s["last_active_at"], reverse=True)
+    return listed
+
+
+def session(events: Iterable[Event], session_id: str) -> dict[str, Any] | None:
+    calls = [event for event in events if session_id and event["session_id"] == session_id]
+    return session_summary(session_id, calls) if calls else None
+
+
 def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

@@ -11,3 +11,4 @@ BreakdownDimension = strawberry.enum(models.Dimension, name="BreakdownDimension"
 EventSortField = strawberry.enum(models.SortField, name="EventSortField")
 SortOrder = strawberry.enum(models.SortOrder, name="SortOrder")
 DistinctColumn = strawberry.enum(models.DistinctColumn, name="DistinctColumn")
+SessionKind = strawberry.enum(models.SessionKind, name="SessionKind")

@@ -20,6 +20,8 @@ from strawberry.utils.str_converters import to_camel_case
 from graph.store import models
 from graph.store.columns import INPUT_COLUMNS, Column
 
+from .enums import SessionKind
+
 
 def given(value: Any, default: Any = None) -> Any:
     """`default` for both an omitted argument (UNSET) and an explicit null.
@@ -80,6 +82,35 @@ class MetricsFilter:
             event_kind=given(self.event_kind, ""),
             source=given(self.source, ""),
         )
+
+
+@strawberry.input
+class SessionFilter:
+    start_time: datetime | None = UNSET
+    end_time: datetime | None = UNSET
+    user_id: str | None = strawberry.field(
+        default=UNSET, description="The user of the session's first call in the window."
+    )
+    kind: SessionKind | None = UNSET
+    has_failures: bool | None = UNSET
+    search: str | None = strawberry.field(
+        default=UNSET,
+        description="In the session id or a call's purpose; literal, case-insensitive.",
+    )
+
+    def to_store(self) -> models.SessionFilter:
+        return models.SessionFilter(
+            start=given(self.start_time),
+            end=given(self.end_time),
+            user_id=given(self.user_id, ""),
+            kind=given(self.kind),
+            has_failures=given(self.has_failures),
+            search=given(self.search, ""),
+        )
+
+
+def session_filter(value: SessionFilter | None) -> models.SessionFilter:
+    return value.to_store() if value else models.SessionFilter()
 
 
 def event_filter(value: EventFilter | None) -> models.EventFilter:

@@ -12,7 +12,15 @@ from graph.auth import CanRead, IsAdmin
 from graph.store import models
 
 from .enums import BreakdownDimension, DistinctColumn, EventSortField, Resolution, SortOrder
-from .inputs import EventFilter, MetricsFilter, event_filter, given, metrics_filter
+from .inputs import (
+    EventFilter,
+    MetricsFilter,
+    SessionFilter,
+    event_filter,
+    given,
+    metrics_filter,
+    session_filter,
+)
 from .scalars import Long
 from .types import (
     AuditEvent,
@@ -24,6 +32,8 @@ from .types import (
     Overview,
     PartitionInfo,
     PerformanceStats,
+    Session,
+    SessionPage,
     TimeseriesBucket,
     UserLabel,
 )
@@ -140,6 +150,30 @@ class Query:
         self, info: strawberry.Info, filter: MetricsFilter | None = UNSET
     ) -> EnrichmentStats:
         return await info.context.store.enrichment(metrics_filter(filter))
+
+    @read_field(
+        description="Sessions with a call in the window, most recently active first, each "
+        "summed over its calls in the window; first 1..200, keyset-paged with `after`."
+    )
+    async def sessions(
+        self,
+        info: strawberry.Info,
+        filter: SessionFilter | None = UNSET,
+        first: int | None = 25,
+        after: str | None = UNSET,
+    ) -> SessionPage:
+        flt = session_filter(filter)
+        page = await info.context.store.sessions(flt, given(first, 25), given(after) or None)
+        return SessionPage(
+            items=page.items,
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            filter=flt,
+        )
+
+    @read_field(description="One session summed over all its calls, or null when it has none.")
+    async def session(self, info: strawberry.Info, id: strawberry.ID) -> Session | None:
+        return await info.context.store.session(id)
 
     @read_field(description="Discovery-before-query sessions; filter.userId does not apply.")
     async def discovery(

@@ -29,5 +29,5 @@ class Subscription:
         filter: EventFilter | None = UNSET,
         after: str | None = UNSET,
     ) -> AsyncGenerator[AuditEvent, None]:
-        async for event in info.context.store.tail(event_filter(filter), given(after, None)):
+        async for event in info.context.store.tail(event_filter(filter), given(after) or None):
             yield event

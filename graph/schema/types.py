@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
+from strawberry import UNSET
 
 from graph.store import EventFilter, events, models
 from graph.store.columns import INPUT_COLUMNS, Column
 
-from .inputs import graphql_type
+from .enums import SessionKind
+from .inputs import given, graphql_type
 from .scalars import Long
 
 
@@ -72,13 +75,21 @@ def graphql_of(hint: Any) -> Any:
     return hint
 
 
-def mirror(model: type) -> Any:
-    """The GraphQL type of a store dataclass, with the same name and fields."""
+def mirror(
+    model: type,
+    types: Mapping[str, Any] | None = None,
+    members: Mapping[str, Any] | None = None,
+) -> Any:
+    """The GraphQL type of a store dataclass, with the same name and fields.
+
+    `types` overrides or adds fields' types (for a value the store computes
+    as a property); `members` adds resolvers.
+    """
     hints = typing.get_type_hints(model)
     annotations = {field.name: graphql_of(hints[field.name]) for field in dataclasses.fields(model)}
-    graphql_type = strawberry.type(
-        type(model.__name__, (), {"__module__": __name__, "__annotations__": annotations})
-    )
+    annotations.update(types or {})
+    namespace = {"__module__": __name__, "__annotations__": annotations, **(members or {})}
+    graphql_type = strawberry.type(type(model.__name__, (), namespace))
     MIRRORS[model] = graphql_type
     return graphql_type
 
@@ -95,6 +106,40 @@ EnrichmentStats = mirror(models.EnrichmentStats)
 DiscoveryStats = mirror(models.DiscoveryStats)
 PartitionInfo = mirror(models.PartitionInfo)
 MaintenanceReport = mirror(models.MaintenanceReport)
+
+
+@strawberry.field(description="Its events, oldest first (timestamp, id); first 1..1000.")
+async def timeline(
+    root: models.Session, info: strawberry.Info, first: int | None = 50, after: str | None = UNSET
+) -> EventPage:
+    page = await info.context.store.timeline(
+        root.session_id, given(first, 50), given(after) or None
+    )
+    flt = EventFilter(session_id=root.session_id)
+    return EventPage(
+        items=page.items, has_next_page=page.has_next_page, end_cursor=page.end_cursor, filter=flt
+    )
+
+
+Session = mirror(
+    models.Session,
+    types={"session_id": strawberry.ID, "kind": SessionKind},
+    members={"timeline": timeline},
+)
+
+
+@strawberry.type
+class SessionPage:
+    items: list[Session]  # type: ignore[valid-type]
+    has_next_page: bool
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page of the same filter."
+    )
+    filter: strawberry.Private[models.SessionFilter]
+
+    @strawberry.field(description="Sessions in all pages; counted only when selected.")
+    async def total_count(self, info: strawberry.Info) -> Long:
+        return await info.context.store.count_sessions(self.filter)
 
 
 @strawberry.type

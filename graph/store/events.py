@@ -343,16 +343,29 @@ def parse_cursor(cursor: str) -> tuple[str, str, Any, str, date | None]:
     Cursors issued before created_date was part of them carry four elements.
     """
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        field, direction, value, id_, *rest = json.loads(raw)
+        field, direction, value, id_, *rest = cursor_elements(cursor)
         day = date.fromisoformat(rest[0]) if rest and rest[0] is not None else None
         if len(rest) > 1:
             raise ValueError("too many elements")
-    except (ValueError, TypeError, binascii.Error, RecursionError):
-        raise InvalidArgument(
-            "after is not a cursor this API issued; pass endCursor from a previous page."
-        ) from None
+    except (ValueError, TypeError):
+        raise NOT_A_CURSOR from None
     return field, direction, value, id_, day
+
+
+NOT_A_CURSOR = InvalidArgument(
+    "after is not a cursor this API issued; pass endCursor from a previous page."
+)
+
+
+def cursor_elements(cursor: str) -> list[Any]:
+    """The elements `cursor_text` encoded; InvalidArgument for anything else."""
+    try:
+        elements = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        raise NOT_A_CURSOR from None
+    if not isinstance(elements, list):
+        raise NOT_A_CURSOR
+    return elements
 
 
 def checked_position(sort: SortField, value: Any, id_: Any) -> Any:

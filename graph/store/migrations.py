@@ -135,6 +135,14 @@ DROP INDEX IF EXISTS audit_logs_timestamp_id_idx;
 PURPOSE = "ALTER TABLE audit_logs ADD COLUMN IF NOT EXISTS purpose text"
 
 
+# A session's calls, and its timeline in (timestamp, id) order, without a
+# scan of the table (sessions.py).
+SESSION_INDEX = """
+CREATE INDEX IF NOT EXISTS audit_logs_session_idx
+    ON audit_logs (session_id, timestamp, id COLLATE "C")
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -159,6 +167,7 @@ MIGRATIONS = (
     Migration(7, "hourly rollups kept by statement triggers", rollups.install),
     Migration(8, "fill the rollups online, newest day first", rollups.track_coverage),
     Migration(9, "announce every writer's inserts to the live tail", feed.install),
+    Migration(10, "index each session's calls in time order", run_sql(SESSION_INDEX)),
 )
 
 

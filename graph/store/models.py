@@ -138,6 +138,64 @@ class MetricsFilter:
     source: str = ""
 
 
+class SessionKind(enum.Enum):
+    """What opened a session, by the prefix the Go service gives its id."""
+
+    AGENT = "dps_"
+    PORTAL = "dpp_"
+    SCRIPT = "dpx_"
+    TRANSPORT = ""  # any other id
+
+    @classmethod
+    def of(cls, session_id: str) -> SessionKind:
+        return next((kind for kind in PREFIXED_KINDS if session_id.startswith(kind.value)),
+                    cls.TRANSPORT)  # fmt: skip
+
+
+PREFIXED_KINDS = (SessionKind.AGENT, SessionKind.PORTAL, SessionKind.SCRIPT)
+
+
+@dataclass(slots=True, frozen=True)
+class SessionFilter:
+    """Filters of `sessions`: a window, and conditions on each session's summary."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    user_id: str = ""  # the user of the session's first call in the window
+    kind: SessionKind | None = None
+    has_failures: bool | None = None
+    search: str = ""  # in the session id, or in the purpose of one of its calls
+
+
+@dataclass(slots=True, frozen=True)
+class Session:
+    """What the calls of one session (in a window, or all of them) add up to."""
+
+    session_id: str
+    user_id: str  # of the first call
+    user_email: str  # the most recent non-empty one
+    persona: str  # of the first call
+    started_at: datetime
+    last_active_at: datetime
+    call_count: int
+    failure_count: int
+    total_duration_ms: int
+    tools: list[str]  # distinct, non-empty, in code-point order
+    connections: list[str]
+    discovered_before_query: bool
+
+    @property
+    def kind(self) -> SessionKind:
+        return SessionKind.of(self.session_id)
+
+
+@dataclass(slots=True)
+class SessionPage:
+    items: list[Session]
+    has_next_page: bool
+    end_cursor: str | None
+
+
 @dataclass(slots=True, frozen=True)
 class Window:
     """A resolved, inclusive time range."""

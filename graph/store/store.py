@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD
 from graph.values import as_utc
 
-from . import events, maintenance, metrics, partitions, sources
+from . import events, maintenance, metrics, partitions, sessions, sources
 from .conditions import Conditions
 from .errors import FellBehind, InvalidArgument, StoreUnavailable
 from .feed import EventFeed, Snapshot
@@ -47,10 +47,14 @@ from .models import (
     PartitionInfo,
     PerformanceStats,
     Resolution,
+    Session,
+    SessionFilter,
+    SessionPage,
     SortField,
     SortOrder,
     TimeseriesBucket,
     UserLabel,
+    Window,
 )
 from .sources import Scope
 from .validation import (
@@ -72,6 +76,7 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000
 MAX_BATCH = 1000
 MAX_IDS = 1000
+MAX_SESSIONS_PAGE = 200
 # Stored events a resumed live tail reads per statement before it catches up.
 REPLAY_PAGE = 500
 BREAKDOWN_DEFAULT_LIMIT = 10
@@ -609,6 +614,58 @@ class Store:
             return await metrics.discovery(
                 conn, scope, covered, self.discovery_kind, self.query_kind
             )
+
+    # --- sessions ---------------------------------------------------------------
+
+    @property
+    def _kinds(self) -> dict[str, str]:
+        return {"discovery_kind": self.discovery_kind, "query_kind": self.query_kind}
+
+    def _check_sessions(self, flt: SessionFilter) -> Window:
+        check_text("userId", flt.user_id)
+        check_text("search", flt.search)
+        return resolve_window(flt.start, flt.end, self.now())
+
+    async def sessions(
+        self,
+        flt: SessionFilter = SessionFilter(),  # noqa: B008 (immutable)
+        first: int = 25,
+        after: str | None = None,
+    ) -> SessionPage:
+        """Sessions with a call in the window, most recently active first, summed over it."""
+        if not 1 <= first <= MAX_SESSIONS_PAGE:
+            raise InvalidArgument(f"first must be between 1 and {MAX_SESSIONS_PAGE}; got {first}.")
+        window = self._check_sessions(flt)
+        position = sessions.decode_cursor(after) if after is not None else None
+        async with self._reading() as conn:
+            rows = await sessions.select_sessions(
+                conn, window, flt, self._kinds, first + 1, position
+            )
+        items = rows[:first]
+        end_cursor = sessions.encode_cursor(items[-1]) if items else None
+        return SessionPage(items=items, has_next_page=len(rows) > first, end_cursor=end_cursor)
+
+    async def count_sessions(self, flt: SessionFilter = SessionFilter()) -> int:  # noqa: B008
+        window = self._check_sessions(flt)
+        async with self._reading() as conn:
+            return await sessions.count_sessions(conn, window, flt, self._kinds)
+
+    async def session(self, session_id: str) -> Session | None:
+        """All calls of one session, summed; None when the log holds none."""
+        if not session_id:
+            return None
+        check_text("id", session_id)
+        async with self._reading() as conn:
+            return await sessions.select_session(conn, session_id, self._kinds)
+
+    async def timeline(
+        self, session_id: str, first: int = 50, after: str | None = None
+    ) -> EventPage:
+        """A session's events, oldest first, keyset-paged."""
+        if not 1 <= first <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"first must be between 1 and {MAX_PAGE_SIZE}; got {first}.")
+        flt = EventFilter(session_id=session_id)
+        return await self.page(flt, SortField.TIMESTAMP, SortOrder.ASC, first, 0, after)
 
     # --- retention and partitions ---------------------------------------------
 
