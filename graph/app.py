@@ -30,6 +30,7 @@ from strawberry.types.unset import UnsetType
 
 from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
+from .export import export_endpoint
 from .schema import AuditSchema, Context, Limits
 from .schema.writes import WriteDocuments
 from .store import Store
@@ -264,6 +265,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/export/events", export_endpoint(store), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

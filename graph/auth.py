@@ -1,6 +1,6 @@
 """Bearer tokens and scopes.
 
-With tokens configured, every request to /graphql must carry one
+With tokens configured, every request to /graphql and /export must carry one
 (`Authorization: Bearer <token>` or `X-API-Key: <token>`; a websocket may
 instead send `{"authorization": "Bearer <token>"}` or `{"token": ...}` in its
 connection_init payload). A request without a valid token is refused with
@@ -108,14 +108,16 @@ class TokenAuthMiddleware:
     authenticate in connection_init (see AuditGraphQL.on_ws_connect).
     """
 
-    def __init__(self, app: ASGIApp, tokens: Tokens, protected_prefix: str = "/graphql") -> None:
+    def __init__(
+        self, app: ASGIApp, tokens: Tokens, protected: tuple[str, ...] = ("/graphql", "/export")
+    ) -> None:
         self.app = app
         self.tokens = tokens
-        self.protected_prefix = protected_prefix
+        self.protected = protected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(
-            self.protected_prefix
+            self.protected
         ):
             await self.app(scope, receive, send)
             return

@@ -7,6 +7,7 @@ SIGTERM, and finds the events again after a restart on the same directory.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from live_server import ServerProcess
 from websockets.sync.client import connect
@@ -212,3 +214,41 @@ def test_a_tail_resumed_from_its_cursor_delivers_every_event_exactly_once(
             assert message["type"] == "next", message
             received.append(message["payload"]["data"]["eventLogged"]["id"])
     assert received == written
+
+
+def active_exports(db: psycopg.Connection) -> int:
+    row = db.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+        "AND backend_type = 'client backend' AND query LIKE 'COPY (SELECT%%' "
+        "AND pid <> pg_backend_pid()"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_an_export_stops_its_query_when_the_client_goes_away(
+    tmp_path: Path, schema_url: str
+) -> None:
+    """The COPY runs while the client reads slowly, and ends soon after it hangs up."""
+    server = ServerProcess(tmp_path / "data", env={"AUDIT_GRAPH_DATABASE_URL": schema_url})
+    try:
+        with psycopg.connect(schema_url, autocommit=True) as db:
+            db.execute(
+                "INSERT INTO audit_logs (id, timestamp, created_date, tool_name, success, "
+                "error_message) SELECT 'big-' || n, now() - n * interval '1 ms', "
+                "(now() - n * interval '1 ms')::date, 'tool', true, repeat('x', 200) "
+                "FROM generate_series(1, 200000) AS n"
+            )
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+                conn.sendall(b"GET /export/events HTTP/1.1\r\nHost: test\r\n\r\n")
+                assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+                deadline = time.monotonic() + 10
+                while active_exports(db) == 0 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert active_exports(db) == 1, "the COPY runs while the client reads"
+            deadline = time.monotonic() + 15
+            while active_exports(db) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert active_exports(db) == 0, "the COPY ended with the connection"
+    finally:
+        assert server.stop() == 0, server.output()

@@ -23,9 +23,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from graph.constants import DEFAULT_MAINTENANCE_LOCK_KEY, PARTITIONS_AHEAD
 from graph.values import as_utc
 
-from . import events, maintenance, metrics, partitions, sessions, sources
+from . import events, export, maintenance, metrics, partitions, sessions, sources
 from .conditions import Conditions
 from .errors import FellBehind, InvalidArgument, StoreUnavailable
+from .export import ExportFormat
 from .feed import EventFeed, Snapshot
 from .ingest import GroupCommit
 from .maintenance import Maintenance
@@ -428,17 +429,43 @@ class Store:
 
         Not from the pool: a replay lasts as long as its subscriber reads.
         """
+        async with self._own_connection(self.database_url) as conn:
+            await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+            await conn.set_read_only(True)
+            async with conn.transaction():
+                cur = await conn.execute("SELECT pg_current_snapshot()::text")
+                row = await cur.fetchone()
+                assert row is not None
+                yield conn, Snapshot.parse(row[0])
+
+    @asynccontextmanager
+    async def _own_connection(self, url: str) -> AsyncIterator[AsyncConnection]:
+        """A connection outside the pools, for work that lasts as long as a client reads."""
         try:
-            async with await AsyncConnection.connect(self.database_url) as conn:
-                await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
-                await conn.set_read_only(True)
-                async with conn.transaction():
-                    cur = await conn.execute("SELECT pg_current_snapshot()::text")
-                    row = await cur.fetchone()
-                    assert row is not None
-                    yield conn, Snapshot.parse(row[0])
+            async with await AsyncConnection.connect(url, autocommit=True) as conn:
+                yield conn
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("the database is unreachable; try again shortly.") from exc
+
+    def export(
+        self,
+        flt: EventFilter = EventFilter(),  # noqa: B008 (immutable)
+        fmt: ExportFormat | str = ExportFormat.CSV,
+    ) -> AsyncIterator[bytes]:
+        """The events of a filter in (timestamp, id) order, as CSV or NDJSON bytes.
+
+        Bad arguments raise InvalidArgument here, before any SQL; an
+        unreachable database, StoreUnavailable from the first chunk. Read on
+        a connection of its own: an export lasts as long as its client reads.
+        """
+        fmt = parse_enum(ExportFormat, fmt, "format")
+        self._check_filter(flt)
+        return self._exported(flt, fmt)
+
+    async def _exported(self, flt: EventFilter, fmt: ExportFormat) -> AsyncIterator[bytes]:
+        async with self._own_connection(self.read_database_url) as conn:
+            async for chunk in export.copy_out(conn, flt, fmt):
+                yield chunk
 
     async def get(self, event_id: str) -> Event | None:
         """The event with this id (the most recent one if the id was reused on another day)."""
