@@ -93,13 +93,14 @@ async def walk(store: Store, flt: SessionFilter, first: int) -> list[dict[str, A
     """Every page of a listing, in order; each page's end cursor leads to the next."""
     listed: list[dict[str, Any]] = []
     after = None
-    while True:
+    for _ in range(len(SESSION_IDS) + 4):  # more pages than sessions: the walk went wrong
         page = await store.sessions(flt, first, after)
         assert len(page.items) <= first
         listed += [{**dataclasses.asdict(item), "kind": item.kind} for item in page.items]
         if not page.has_next_page:
             return listed
         after = page.end_cursor
+    raise AssertionError(f"the pages never end: {[s['session_id'] for s in listed]}")
 
 
 FILTERS = [

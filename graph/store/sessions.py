@@ -9,8 +9,7 @@ session's calls, found through the session index (migrations.SESSION_INDEX).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
@@ -111,6 +110,12 @@ def summaries(calls: Conditions, search: str) -> sql.Composable:
                                                  where=calls.sql())  # fmt: skip
 
 
+# The newest sessions are found in a slice of the window's newest rows, widened
+# until it holds a page: the cost of a page follows the page, not the window.
+FIRST_SLICE = timedelta(minutes=15)
+SLICE_GROWTH = 4
+
+
 async def select_sessions(
     conn: AsyncConnection,
     window: Window,
@@ -119,28 +124,108 @@ async def select_sessions(
     limit: int,
     after: tuple[datetime, str] | None,
 ) -> list[Session]:
-    """Up to `limit` sessions in order, after the position `after`; `kinds` names the
-    discovery and query toolkit kinds."""
-    calls = call_conditions(window, flt)
-    listed = summary_conditions(flt)
+    """Up to `limit` sessions in order, after the position `after`.
+
+    Every session whose last activity falls in a slice [lo, hi] at the newest
+    end of what is left of the window comes before every session that is not
+    in it, so once the slice holds `limit` listed sessions, they are the
+    page; until then the slice grows toward the window's start. Only the
+    slice's sessions are summed (through the session index), in order, a
+    batch at a time, so a page costs about its own sessions' calls.
+    `kinds` names the discovery and query toolkit kinds.
+    """
+    hi = window.end if after is None else min(window.end, after[0])
+    span = FIRST_SLICE
+    while True:
+        try:
+            lo = max(window.start, hi - span)
+        except OverflowError:
+            lo = window.start
+        filtered = bool(summary_conditions(flt).clauses)
+        candidates = await slice_sessions(
+            conn, window, flt, lo, hi, after, None if filtered else limit
+        )
+        listed: list[Session] = []
+        batch = max(limit, SUMMARY_BATCH) if filtered else limit
+        for first in range(0, len(candidates), batch):
+            ids = candidates[first : first + batch]
+            listed += await summarise(conn, window, flt, kinds, ids)
+            if len(listed) >= limit:
+                return listed[:limit]
+        if lo == window.start:
+            return listed
+        span *= SLICE_GROWTH
+
+
+# Sessions summed at once while looking for those a filter lists.
+SUMMARY_BATCH = 100
+
+
+async def slice_sessions(
+    conn: AsyncConnection,
+    window: Window,
+    flt: SessionFilter,
+    lo: datetime,
+    hi: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int | None,
+) -> list[str]:
+    """Ids of the sessions whose last activity in the window is in [lo, hi], in order.
+
+    A session with a call after `hi` (still in the window) is active later
+    than the slice shows, which only happens on a page after the first: it
+    comes before the cursor, so it is left out.
+    """
+    rows = call_conditions(Window(lo, hi), flt)
+    kept = Conditions()
     if after is not None:
-        listed.add(
-            "(last_active_at < %(after_time)s OR (last_active_at = %(after_time)s "
+        kept.add(
+            "(max(timestamp) < %(after_time)s OR (max(timestamp) = %(after_time)s "
             'AND session_id COLLATE "C" > %(after_id)s))',
             after_time=after[0],
             after_id=after[1],
         )
+    if hi < window.end:
+        later = Conditions()
+        later.time_range(hi, window.end, "later_")
+        later.add("later.session_id = audit_logs.session_id")
+        later.add("later.timestamp > %(later_start)s")
+        kept.add(sql.SQL("NOT EXISTS (SELECT FROM audit_logs AS later {})").format(later.sql()))
+        kept.params.update(later.params)
+    predicate = kept.predicate()
     query = sql.SQL(
-        "SELECT {columns} FROM ({summaries}) AS sessions {where} ORDER BY {order} LIMIT %(limit)s"
+        "SELECT session_id FROM audit_logs {where} GROUP BY session_id {having} "
+        'ORDER BY max(timestamp) DESC, session_id COLLATE "C" {limit}'
+    ).format(
+        where=rows.sql(),
+        having=sql.SQL("HAVING {}").format(predicate) if predicate else sql.SQL(""),
+        limit=sql.SQL("LIMIT {}").format(limit) if limit is not None else sql.SQL(""),
+    )
+    cur = await conn.execute(query, {**rows.params, **kept.params})
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def summarise(
+    conn: AsyncConnection,
+    window: Window,
+    flt: SessionFilter,
+    kinds: dict[str, str],
+    ids: list[str],
+) -> list[Session]:
+    """The sessions `ids` summed over the window, those the filter lists, in order."""
+    calls = call_conditions(window, flt)
+    calls.add("session_id = ANY(%(ids)s)", ids=ids)
+    listed = summary_conditions(flt)
+    query = sql.SQL(
+        "SELECT {columns} FROM ({summaries}) AS sessions {where} ORDER BY {order}"
     ).format(
         columns=SESSION_COLUMNS,
         summaries=summaries(calls, flt.search),
         where=listed.sql(),
         order=ORDER,
     )
-    params: dict[str, Any] = {**calls.params, **listed.params, **kinds, "limit": limit}
     cur = conn.cursor(row_factory=class_row(Session))
-    await cur.execute(query, params)
+    await cur.execute(query, {**calls.params, **listed.params, **kinds})
     return await cur.fetchall()
 
 
