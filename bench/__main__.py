@@ -102,6 +102,9 @@ def plan(bench: Bench) -> list[tuple[str, Callable[[], Awaitable[CaseResult]]]]:
     ]
     cases += [
         ("events page via cursor", bench.deep_page),
+        ("sessions: first page", bench.sessions_page),
+        ("session timeline", bench.timeline_page),
+        ("export of rows as CSV", bench.export_rows),
         (f"dashboard under {DASHBOARD_CLIENTS} clients", bench.dashboard_load),
         (f"logEvent {WRITE_CLIENTS} clients", lambda: bench.log_event(WRITE_CLIENTS)),
         ("mutation { __typename }", lambda: bench.noop_mutation(WRITE_CLIENTS)),

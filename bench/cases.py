@@ -14,8 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg import AsyncConnection
+
+from graph.store import EventFilter
+from graph.store.export import ExportFormat, export_statement
 
 from . import queries, writes
 from .client import (
@@ -38,6 +42,9 @@ PAGE_DEPTH = 100_000
 WALK_PAGE = 1000
 PAGE_SIZE = 50
 RSS_LIMIT_MB = 300
+# Issue #15: an export of this many rows (the newest), read in chunks of this many bytes.
+EXPORT_ROWS = 1_000_000
+EXPORT_CHUNK = 64 * 1024
 # Issue #14, 32 viewers of the 7-day dashboard at 10M events.
 DASHBOARD_RATE = 100
 DASHBOARD_P99 = 1.0
@@ -223,6 +230,104 @@ class Bench:
             )
         finally:
             await http.close()
+        return result
+
+    # --- sessions -----------------------------------------------------------------
+
+    async def sessions_page(self) -> CaseResult:
+        """Issue #15: the first sessions page over 7 days, within 2x of the events first page."""
+        request = self.post(graphql_body(queries.SESSIONS_PAGE, self.windows[7].variables()))
+        return await self.versus_first_page("sessions: first page of 25 over 7 days", request)
+
+    async def timeline_page(self) -> CaseResult:
+        """Issue #15: the timeline page of the busiest session on the first sessions page."""
+        http = self.http()
+        try:
+            page = self.post(graphql_body(queries.SESSIONS_PAGE, self.windows[7].variables()))
+            status, body = await http.send(page)
+            items = parse_graphql(status, body, "sessions")["sessions"]["items"]
+        finally:
+            await http.close()
+        busiest = max(items, key=lambda item: item["callCount"])
+        request = self.post(graphql_body(queries.TIMELINE_PAGE, {"id": busiest["sessionId"]}))
+        return await self.versus_first_page(
+            f"session timeline: first page of 50 (a session of {busiest['callCount']} calls "
+            "in 7 days)",
+            request,
+        )
+
+    async def versus_first_page(self, name: str, request: bytes) -> CaseResult:
+        """`request` interleaved with the events first page (50 rows); target <= 2x."""
+        result = CaseResult(name, "latency", "the events first page (50) via the API")
+        first = self.post(graphql_body(queries.EVENTS_PAGE, {"limit": PAGE_SIZE}))
+        http = self.http()
+
+        def send(body: bytes) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                status, answer = await http.send(body)
+                check_graphql(status, answer, name)
+
+            return run
+
+        try:
+            sides = await interleaved({"api": send(request), "first": send(first)}, self.repeats)
+        finally:
+            await http.close()
+        result.judge(sides["api"], sides["first"], 2.0)
+        return result
+
+    # --- export -------------------------------------------------------------------
+
+    async def export_rows(self) -> CaseResult:
+        """Issue #15: GET /export/events of up to 1M rows against COPY of the same rows.
+
+        The floor runs the store's own COPY statement through psycopg and reads
+        every byte; the API side downloads the CSV over HTTP. Rates are rows/s.
+        """
+        rows, start, end = await asyncio.to_thread(self.db.newest_rows, EXPORT_ROWS)
+        result = CaseResult(
+            f"export of {rows:,} rows as CSV",
+            "throughput",
+            "COPY (SELECT ...) TO STDOUT of the same rows through psycopg",
+            target=f">= 0.5x, server RSS <= {RSS_LIMIT_MB} MB",
+        )
+        flt = EventFilter(start=start, end=end)
+        statement, params = export_statement(flt, ExportFormat.CSV)
+        query = {"start_time": start.isoformat(), "end_time": end.isoformat()}
+        url = f"http://{self.server.host}:{self.server.port}/export/events"
+
+        async def api() -> None:
+            async with (
+                httpx.AsyncClient(timeout=600) as client,
+                client.stream("GET", url, params=query) as response,
+            ):
+                if response.status_code != 200:
+                    raise HttpError(f"export answered {response.status_code}")
+                async for _ in response.aiter_raw(EXPORT_CHUNK):
+                    pass
+
+        async def floor() -> None:
+            conn = await self.floor_connection()
+            try:
+                async with conn.cursor() as cur, cur.copy(statement, params) as copy:
+                    async for _ in copy:
+                        pass
+            finally:
+                await conn.close()
+
+        idle_rss = self.server.rss_bytes()
+        with MemorySampler(self.server) as sampler:
+            sides = await interleaved({"api": api, "floor": floor}, self.repeats)
+        for side in sides.values():  # each export's time is its latency; its rate, the value
+            side.latencies = list(side.values)
+            side.values = [rows / seconds for seconds in side.values]
+        result.judge(sides["api"], sides["floor"], 0.5)
+        peak_mb = max(sampler.peak, idle_rss) / MB
+        result.api = {**(result.api or {}), "rss_peak_mb": peak_mb}
+        result.met = bool(result.met) and peak_mb <= RSS_LIMIT_MB
+        result.notes.append(
+            f"{rows:,} rows; server RSS idle {idle_rss / MB:.0f} MB, peak {peak_mb:.0f} MB"
+        )
         return result
 
     # --- dashboard under load ---------------------------------------------------------

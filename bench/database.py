@@ -262,6 +262,23 @@ class BenchDatabase:
             conn.execute(f"VACUUM (ANALYZE) {SEED_FLOOR_SCHEMA}.audit_logs")
         return f"copied: {SEED_FLOOR_SCHEMA}.audit_logs"
 
+    def newest_rows(self, count: int) -> tuple[int, datetime, datetime]:
+        """(rows, start, end): the range of the newest `count` seeded rows (fewer if not held)."""
+        with self.connect() as conn:
+            bounds = conn.execute(
+                "SELECT min(timestamp), max(timestamp), count(*) FROM ("
+                " SELECT timestamp FROM audit_logs WHERE timestamp >= %s"
+                " ORDER BY timestamp DESC LIMIT %s) AS newest",
+                (THROWAWAY_END, count),
+            ).fetchone()
+            assert bounds is not None and bounds[0] is not None, "the database holds no events"
+            start, end, _ = bounds
+            row = conn.execute(
+                "SELECT count(*) FROM audit_logs WHERE timestamp BETWEEN %s AND %s", (start, end)
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), start, end
+
     def vacuum(self) -> None:
         with self.connect() as conn:
             conn.execute("VACUUM (ANALYZE) audit_logs")

@@ -309,3 +309,18 @@ EVENTS_PAGE = """query($after: String, $limit: Int) {
     endCursor hasNextPage
   }
 }"""
+
+SESSIONS_PAGE = """query($start: DateTime, $end: DateTime) {
+  sessions(filter: {startTime: $start, endTime: $end}, first: 25) {
+    items { sessionId userId callCount failureCount lastActiveAt tools discoveredBeforeQuery }
+    endCursor hasNextPage
+  }
+}"""
+TIMELINE_PAGE = """query($id: ID!) {
+  session(id: $id) {
+    timeline(first: 50) {
+      items { id timestamp userId toolName toolkitKind success durationMs }
+      endCursor hasNextPage
+    }
+  }
+}"""
