@@ -252,3 +252,51 @@ def test_an_export_stops_its_query_when_the_client_goes_away(
             assert active_exports(db) == 0, "the COPY ended with the connection"
     finally:
         assert server.stop() == 0, server.output()
+
+
+def test_a_tail_that_falls_behind_gets_service_unavailable_and_a_cursor(
+    tmp_path: Path, schema_url: str
+) -> None:
+    """Over a real websocket: a bulk insert too big to announce ends the tail with a cursor.
+
+    The error is SERVICE_UNAVAILABLE with extensions.cursor; resuming from it
+    delivers the bulk's rows (stored after the cursor) in (timestamp, id) order.
+    """
+    server = ServerProcess(tmp_path / "data", env={"AUDIT_GRAPH_DATABASE_URL": schema_url})
+    try:
+        with connect(server.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:  # type: ignore[list-item]
+            subscribe(ws, None)
+            deadline, seen = time.monotonic() + 20, None
+            while seen is None and time.monotonic() < deadline:
+                gql(server, LOG_EVENT, {"e": {"id": f"probe-{time.monotonic_ns()}",
+                                             "toolName": "probe", "success": True}})  # fmt: skip
+                try:
+                    seen = json.loads(ws.recv(timeout=1))
+                except TimeoutError:
+                    continue
+            assert seen is not None and seen["type"] == "next", seen
+            with psycopg.connect(schema_url, autocommit=True) as db:
+                db.execute(
+                    "INSERT INTO audit_logs (id, timestamp, created_date, tool_name, success) "
+                    "SELECT 'bulk-' || lpad(n::text, 5, '0'), now() + n * interval '1 us', "
+                    "(now() + n * interval '1 us')::date, 'bulk', true "
+                    "FROM generate_series(1, 10001) AS n"
+                )
+            while True:
+                message = json.loads(ws.recv(timeout=20))
+                if message["type"] != "next" or "errors" in message["payload"]:
+                    break
+            errors = (
+                message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+            )
+            assert errors[0]["extensions"]["code"] == "SERVICE_UNAVAILABLE", message
+            cursor = errors[0]["extensions"]["cursor"]
+            assert "after" in errors[0]["message"]
+        with connect(server.ws_url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:  # type: ignore[list-item]
+            subscribe(ws, cursor)
+            first = [json.loads(ws.recv(timeout=20)) for _ in range(3)]
+        assert [m["payload"]["data"]["eventLogged"]["id"] for m in first] == [
+            "bulk-00001", "bulk-00002", "bulk-00003",
+        ]  # fmt: skip
+    finally:
+        assert server.stop() == 0, server.output()
