@@ -10,6 +10,7 @@ away, Starlette cancels the stream and with it the COPY.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -74,7 +75,7 @@ def request_filter(request: Request) -> tuple[EventFilter, ExportFormat]:
                 raise ParameterError(name, f"{name} is given more than once.")
             try:
                 values[field] = parse(text)
-            except ValueError:
+            except (ValueError, OverflowError):  # a time outside the range of datetime
                 raise ParameterError(name, f"{name} cannot be read from {text[:64]!r}.") from None
         else:
             known = ", ".join(["format", "ids", *FILTER_PARAMETERS])
@@ -114,9 +115,10 @@ def export_endpoint(store: Store) -> Callable[[Request], Any]:
             return error(503, "SERVICE_UNAVAILABLE", str(exc))
 
         async def body() -> AsyncIterator[bytes]:
-            yield first
-            async for chunk in chunks:
-                yield chunk
+            async with contextlib.aclosing(chunks):  # a client gone: the COPY ends now
+                yield first
+                async for chunk in chunks:
+                    yield chunk
 
         disposition = f'attachment; filename="{file_name(flt, fmt)}"'
         return StreamingResponse(

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from graph.store import Event, EventFilter, FellBehind, NewEvent, Store, feed
-from graph.store.events import event_cursor
+from graph.store.events import decode_position, event_cursor
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # the `clock` fixture's "now"
 WAIT = 20.0
@@ -253,3 +253,55 @@ def test_snapshot_sees_what_postgresql_says_it_sees(
     assert snapshot.sees(committed_before)
     assert not snapshot.sees(in_progress)
     assert not snapshot.sees(committed_after)
+
+
+async def test_a_waiting_tail_is_told_when_the_feed_loses_its_connection(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """Announcements made while LISTEN is down are lost: the tail ends with a cursor."""
+    tail = aiter(store.tail(EventFilter()))
+    waiting = asyncio.ensure_future(anext(tail))
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        row = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query = %s", (f"LISTEN {feed.CHANNEL}",)
+        ).fetchone()
+        if row is not None or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert row is not None, "the feed listens"
+    assert not waiting.done()
+    db.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+    with pytest.raises(FellBehind) as fell:
+        await asyncio.wait_for(waiting, WAIT)
+    assert fell.value.cursor is not None
+    await tail.aclose()
+
+
+def terminate_listener(db: psycopg.Connection) -> None:
+    row = db.execute(
+        "SELECT pid FROM pg_stat_activity WHERE query = %s", (f"LISTEN {feed.CHANNEL}",)
+    ).fetchone()
+    assert row is not None, "the feed listens"
+    db.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+
+
+async def test_the_resume_cursor_is_the_furthest_event_delivered(
+    store: Store, db: psycopg.Connection
+) -> None:
+    """Live events come in commit order: resuming from the last one would repeat the other."""
+    await store.log(ev("old", minutes_ago=100))
+    tail = aiter(store.tail(EventFilter(), after=event_cursor((await store.query())[0])))
+    waiting = asyncio.ensure_future(anext(tail))
+    await asyncio.sleep(0.3)
+    await store.log(ev("later", minutes_ago=1))
+    await store.log(ev("earlier", minutes_ago=2))  # committed second, stamped first
+    assert (await asyncio.wait_for(waiting, WAIT)).id == "later"
+    assert [event.id for event in await collect(tail, 1)] == ["earlier"]
+    waiting = asyncio.ensure_future(anext(tail))
+    await asyncio.sleep(0.1)
+    terminate_listener(db)
+    with pytest.raises(FellBehind) as fell:
+        await asyncio.wait_for(waiting, WAIT)
+    later = (await store.query(EventFilter(id="later")))[0]
+    assert decode_position(fell.value.cursor or "") == (later.timestamp, "later")

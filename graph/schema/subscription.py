@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -29,5 +30,7 @@ class Subscription:
         filter: EventFilter | None = UNSET,
         after: str | None = UNSET,
     ) -> AsyncGenerator[AuditEvent, None]:
-        async for event in info.context.store.tail(event_filter(filter), given(after) or None):
-            yield event
+        tail = info.context.store.tail(event_filter(filter), given(after) or None)
+        async with contextlib.aclosing(tail):  # unsubscribing closes its connections now
+            async for event in tail:
+                yield event

@@ -348,13 +348,14 @@ def parse_cursor(cursor: str) -> tuple[str, str, Any, str, date | None]:
         if len(rest) > 1:
             raise ValueError("too many elements")
     except (ValueError, TypeError):
-        raise NOT_A_CURSOR from None
+        raise not_a_cursor() from None
     return field, direction, value, id_, day
 
 
-NOT_A_CURSOR = InvalidArgument(
-    "after is not a cursor this API issued; pass endCursor from a previous page."
-)
+def not_a_cursor() -> InvalidArgument:
+    return InvalidArgument(
+        "after is not a cursor this API issued; pass endCursor from a previous page."
+    )
 
 
 def cursor_elements(cursor: str) -> list[Any]:
@@ -362,9 +363,9 @@ def cursor_elements(cursor: str) -> list[Any]:
     try:
         elements = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error, RecursionError):
-        raise NOT_A_CURSOR from None
+        raise not_a_cursor() from None
     if not isinstance(elements, list):
-        raise NOT_A_CURSOR
+        raise not_a_cursor()
     return elements
 
 
@@ -374,7 +375,10 @@ def checked_position(sort: SortField, value: Any, id_: Any) -> Any:
     if not (isinstance(id_, str) and is_storable_text(id_) and cursor_value_ok(sort, value)):
         raise InvalidArgument("after is not a cursor this API issued.")
     if sort is SortField.TIMESTAMP:
-        return datetime.fromisoformat(value)
+        try:
+            return as_utc(datetime.fromisoformat(value))  # a forged naive one is UTC
+        except OverflowError:
+            raise not_a_cursor() from None
     return value
 
 

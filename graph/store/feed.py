@@ -129,11 +129,20 @@ class Snapshot:
 
 
 class Subscription:
-    """One subscriber's announcements, and whether it fell behind them."""
+    """One subscriber's announcements, and whether it fell behind them.
+
+    The queue holds None once the subscriber fell behind, to wake a reader
+    that waits on an empty queue.
+    """
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Announcement] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self.queue: asyncio.Queue[Announcement | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
         self.fell_behind = False
+
+    def fall_behind(self) -> None:
+        self.fell_behind = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue's reader is not waiting
+            self.queue.put_nowait(None)
 
     def offer(self, announcement: Announcement) -> None:
         """Queue an announcement; a full queue means the subscriber cannot keep up.
@@ -148,7 +157,7 @@ class Subscription:
             self.queue.put_nowait(announcement)
         except asyncio.QueueFull:
             log.warning("a live tail subscriber fell %d announcements behind", SUBSCRIBER_BACKLOG)
-            self.fell_behind = True
+            self.fall_behind()
 
 
 class EventFeed:
@@ -193,10 +202,12 @@ class EventFeed:
                         self._publish(parse_payload(notification.payload))
             except psycopg.Error as exc:
                 # What was announced meanwhile is lost to this connection: every
-                # subscriber resumes from its cursor instead of silently missing it.
+                # subscriber resumes from its cursor instead of silently missing it,
+                # and a new one waits until LISTEN is back.
+                self._listening.clear()
                 log.warning("live tail connection lost (%s); reconnecting", exc)
                 for subscription in self._subscribers:
-                    subscription.fell_behind = True
+                    subscription.fall_behind()
                 await asyncio.sleep(RECONNECT_DELAY)
 
     def _publish(self, announcement: Announcement | None) -> None:

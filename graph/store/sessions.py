@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
-from graph.values import is_storable_text
+from graph.values import as_utc, is_storable_text
 
 from .conditions import Conditions
 from .errors import InvalidArgument
-from .events import NOT_A_CURSOR, cursor_elements, cursor_text
+from .events import cursor_elements, cursor_text, not_a_cursor
 from .models import PREFIXED_KINDS, Session, SessionFilter, SessionKind, Window
 
 # Each column of a Session from the calls it sums; "first" and "most recent" go
@@ -62,11 +62,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         )
     _, moment, session_id = elements
     try:
-        last_active = datetime.fromisoformat(moment)
-    except (TypeError, ValueError):
-        raise NOT_A_CURSOR from None
+        last_active = as_utc(datetime.fromisoformat(moment))
+    except (TypeError, ValueError, OverflowError):
+        raise not_a_cursor() from None
     if not (isinstance(session_id, str) and is_storable_text(session_id)):
-        raise NOT_A_CURSOR
+        raise not_a_cursor()
     return last_active, session_id
 
 

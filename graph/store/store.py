@@ -11,7 +11,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self, TypeVar
@@ -80,6 +88,11 @@ MAX_IDS = 1000
 MAX_SESSIONS_PAGE = 200
 # Stored events a resumed live tail reads per statement before it catches up.
 REPLAY_PAGE = 500
+# Connections outside the pools (exports, replays) per process, how long one
+# may take to open, and how long a replay's snapshot may wait on its reader.
+OWN_CONNECTIONS = 16
+OWN_CONNECT_TIMEOUT = 10
+REPLAY_IDLE_TIMEOUT = 60
 BREAKDOWN_DEFAULT_LIMIT = 10
 BREAKDOWN_MAX_LIMIT = 100
 # psycopg_pool retries a lost connection with a doubling delay (1 s, 2 s, 4 s, ...) and no
@@ -91,6 +104,11 @@ RECONNECT_TIMEOUT = 10.0
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def place(position: tuple[datetime, str, Any]) -> tuple[datetime, bytes]:
+    """A (timestamp, id, ...) position's key in the default order: ids by code point."""
+    return position[0], position[1].encode()
 
 
 def parse_enum(kind: type[E], value: E | str, what: str) -> E:
@@ -179,6 +197,7 @@ class Store:
             for_statistics=True,
         )
         self._feed = EventFeed(database_url)
+        self._own_connections = asyncio.Semaphore(OWN_CONNECTIONS)
         # One transaction in flight per process: the next batch gathers every
         # event that arrives meanwhile; more in flight measured slower
         # (bench/README.md, "Decisions").
@@ -381,7 +400,7 @@ class Store:
         self,
         flt: EventFilter = EventFilter(),  # noqa: B008 (immutable)
         after: str | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Events that match the filter: stored ones after the cursor `after`, then live ones.
 
         Without `after`, each event committed from now on. With it, first the
@@ -396,31 +415,41 @@ class Store:
         self._check_filter(flt)
         position = (*events.decode_position(after), None) if after is not None else None
         async with self._feed.subscribe() as subscription:
-            resume = after or events.position_cursor(self.clock(), "")
+            # Events arrive in commit order, not always in timestamp order: the
+            # place to resume from is the furthest one delivered.
+            furthest = position or (self.now(), "", None)
             seen: Snapshot | None = None
+
+            def resume() -> FellBehind:
+                return FellBehind(events.position_cursor(furthest[0], furthest[1]))
+
             if position is not None:
-                async with self._snapshot() as (conn, seen):
-                    while page := await events.select_events(
-                        conn, flt, SortField.TIMESTAMP, SortOrder.ASC, REPLAY_PAGE, 0, position
-                    ):
-                        for event in page:
-                            resume = events.event_cursor(event)
-                            yield event
-                        position = (page[-1].timestamp, page[-1].id, None)
-                        if subscription.fell_behind:
-                            raise FellBehind(resume)
+                try:
+                    async with self._snapshot() as (conn, seen):
+                        while page := await events.select_events(
+                            conn, flt, SortField.TIMESTAMP, SortOrder.ASC, REPLAY_PAGE, 0, position
+                        ):
+                            for event in page:
+                                yield event
+                            position = furthest = (page[-1].timestamp, page[-1].id, None)
+                            if subscription.fell_behind:
+                                raise resume()
+                except StoreUnavailable as exc:
+                    if isinstance(exc, FellBehind):
+                        raise
+                    raise resume() from exc
             while True:
-                if subscription.fell_behind:
-                    raise FellBehind(resume)
                 announced = await subscription.queue.get()
+                if announced is None or subscription.fell_behind:
+                    raise resume()
                 if seen is not None and seen.sees(announced.tx):
                     continue
                 if announced.keys is None:
-                    raise FellBehind(resume)
+                    raise resume()
                 async with self._writing() as conn:
                     found = await events.select_by_keys(conn, announced.keys, flt)
                 for event in found:
-                    resume = events.event_cursor(event)
+                    furthest = max(furthest, (event.timestamp, event.id, None), key=place)
                     yield event
 
     @asynccontextmanager
@@ -430,6 +459,12 @@ class Store:
         Not from the pool: a replay lasts as long as its subscriber reads.
         """
         async with self._own_connection(self.database_url) as conn:
+            # A subscriber that stops reading mid-replay must not hold the
+            # snapshot (and vacuum) back for long: the server ends it.
+            await conn.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                (f"{REPLAY_IDLE_TIMEOUT}s",),
+            )
             await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
             await conn.set_read_only(True)
             async with conn.transaction():
@@ -440,9 +475,22 @@ class Store:
 
     @asynccontextmanager
     async def _own_connection(self, url: str) -> AsyncIterator[AsyncConnection]:
-        """A connection outside the pools, for work that lasts as long as a client reads."""
+        """A connection outside the pools, for work that lasts as long as a client reads.
+
+        At most OWN_CONNECTIONS at once per process, so a crowd of exports or
+        resuming tails cannot use up the server's connections.
+        """
+        if self._own_connections.locked():
+            raise StoreUnavailable(
+                "too many exports and resuming live tails at once; try again shortly."
+            )
         try:
-            async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            async with (
+                self._own_connections,
+                await AsyncConnection.connect(
+                    url, autocommit=True, connect_timeout=OWN_CONNECT_TIMEOUT
+                ) as conn,
+            ):
                 yield conn
         except psycopg.OperationalError as exc:
             raise StoreUnavailable("the database is unreachable; try again shortly.") from exc
@@ -451,7 +499,7 @@ class Store:
         self,
         flt: EventFilter = EventFilter(),  # noqa: B008 (immutable)
         fmt: ExportFormat | str = ExportFormat.CSV,
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The events of a filter in (timestamp, id) order, as CSV or NDJSON bytes.
 
         Bad arguments raise InvalidArgument here, before any SQL; an
@@ -462,7 +510,7 @@ class Store:
         self._check_filter(flt)
         return self._exported(flt, fmt)
 
-    async def _exported(self, flt: EventFilter, fmt: ExportFormat) -> AsyncIterator[bytes]:
+    async def _exported(self, flt: EventFilter, fmt: ExportFormat) -> AsyncGenerator[bytes, None]:
         async with self._own_connection(self.read_database_url) as conn:
             async for chunk in export.copy_out(conn, flt, fmt):
                 yield chunk
@@ -510,7 +558,8 @@ class Store:
             if offset:
                 raise InvalidArgument("offset must be 0 when after is given.")
             position = events.decode_cursor(after, sort, order)
-        async with self._reading() as conn:
+        # From the primary (SPEC 8): a caller sees its own writes, which a replica may lag.
+        async with self._writing() as conn:
             rows = await events.select_events(conn, flt, sort, order, limit + 1, offset, position)
         items = rows[:limit]
         end_cursor = events.encode_cursor(items[-1], sort, order) if items else None
@@ -682,7 +731,7 @@ class Store:
         if not session_id:
             return None
         check_text("id", session_id)
-        async with self._reading() as conn:
+        async with self._writing() as conn:  # the primary, as for events (SPEC 8)
             return await sessions.select_session(conn, session_id, self._kinds)
 
     async def timeline(
