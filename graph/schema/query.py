@@ -72,12 +72,7 @@ class Query:
             given(offset, 0),
             given(after) or None,  # "" is no cursor either
         )
-        return EventPage(
-            items=page.items,
-            has_next_page=page.has_next_page,
-            end_cursor=page.end_cursor,
-            filter=flt,
-        )
+        return EventPage.of(page, flt)
 
     @read_field()
     async def event_count(self, info: strawberry.Info, filter: EventFilter | None = UNSET) -> Long:
@@ -164,12 +159,7 @@ class Query:
     ) -> SessionPage:
         flt = session_filter(filter)
         page = await info.context.store.sessions(flt, given(first, 25), given(after) or None)
-        return SessionPage(
-            items=page.items,
-            has_next_page=page.has_next_page,
-            end_cursor=page.end_cursor,
-            filter=flt,
-        )
+        return SessionPage.of(page, flt)
 
     @read_field(description="One session summed over all its calls, or null when it has none.")
     async def session(self, info: strawberry.Info, id: strawberry.ID) -> Session | None:

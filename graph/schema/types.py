@@ -64,6 +64,16 @@ class EventPage:
     async def total_count(self, info: strawberry.Info) -> Long:
         return await info.context.store.count(self.filter)
 
+    @classmethod
+    def of(cls, page: models.EventPage, flt: EventFilter) -> EventPage:
+        """The store's page, with the filter its totalCount counts."""
+        return cls(
+            items=page.items,
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            filter=flt,
+        )
+
 
 def graphql_of(hint: Any) -> Any:
     """A store field's GraphQL type: counts are Long, lists of store values their mirrors."""
@@ -115,10 +125,7 @@ async def timeline(
     page = await info.context.store.timeline(
         root.session_id, given(first, 50), given(after) or None
     )
-    flt = EventFilter(session_id=root.session_id)
-    return EventPage(
-        items=page.items, has_next_page=page.has_next_page, end_cursor=page.end_cursor, filter=flt
-    )
+    return EventPage.of(page, EventFilter(session_id=root.session_id))
 
 
 Session = mirror(
@@ -140,6 +147,15 @@ class SessionPage:
     @strawberry.field(description="Sessions in all pages; counted only when selected.")
     async def total_count(self, info: strawberry.Info) -> Long:
         return await info.context.store.count_sessions(self.filter)
+
+    @classmethod
+    def of(cls, page: models.SessionPage, flt: models.SessionFilter) -> SessionPage:
+        return cls(
+            items=page.items,
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            filter=flt,
+        )
 
 
 @strawberry.type

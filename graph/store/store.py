@@ -196,6 +196,17 @@ class Store:
             statement_timeout,
             for_statistics=True,
         )
+        # event, events and session read the primary, so a caller sees its own
+        # writes (SPEC 8): with a replica, through a pool of their own that has
+        # the read pool's statement timeout (writes have none).
+        self._primary_read_pool = (
+            self._read_pool
+            if self.read_database_url == database_url
+            else self._make_pool(
+                database_url, "primary-read", pool_min_size, pool_max_size, pool_timeout,
+                statement_timeout,
+            )
+        )  # fmt: skip
         self._feed = EventFeed(database_url)
         self._own_connections = asyncio.Semaphore(OWN_CONNECTIONS)
         # One transaction in flight per process: the next batch gathers every
@@ -255,8 +266,12 @@ class Store:
         return migrate(self.database_url)
 
     async def open(self, wait_timeout: float = 30.0) -> None:
-        await self._write_pool.open(wait=True, timeout=wait_timeout)
-        await self._read_pool.open(wait=True, timeout=wait_timeout)
+        for pool in self._pools:
+            await pool.open(wait=True, timeout=wait_timeout)
+
+    @property
+    def _pools(self) -> list[AsyncConnectionPool]:
+        return list(dict.fromkeys([self._write_pool, self._read_pool, self._primary_read_pool]))
 
     def start_maintenance(self, interval: float) -> None:
         """Start the maintenance thread: ensure partitions now, a full tick every `interval` s."""
@@ -286,8 +301,8 @@ class Store:
             await asyncio.to_thread(self._maintenance.close)
         await self._ingest.drain()
         await self._feed.close()
-        await self._read_pool.close()
-        await self._write_pool.close()
+        for pool in reversed(self._pools):
+            await pool.close()
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -327,6 +342,9 @@ class Store:
 
     def _reading(self) -> Any:
         return self._connection(self._read_pool)
+
+    def _reading_primary(self) -> Any:
+        return self._connection(self._primary_read_pool)
 
     def _writing(self) -> Any:
         return self._connection(self._write_pool)
@@ -558,8 +576,7 @@ class Store:
             if offset:
                 raise InvalidArgument("offset must be 0 when after is given.")
             position = events.decode_cursor(after, sort, order)
-        # From the primary (SPEC 8): a caller sees its own writes, which a replica may lag.
-        async with self._writing() as conn:
+        async with self._reading_primary() as conn:
             rows = await events.select_events(conn, flt, sort, order, limit + 1, offset, position)
         items = rows[:limit]
         end_cursor = events.encode_cursor(items[-1], sort, order) if items else None
@@ -731,7 +748,7 @@ class Store:
         if not session_id:
             return None
         check_text("id", session_id)
-        async with self._writing() as conn:  # the primary, as for events (SPEC 8)
+        async with self._reading_primary() as conn:
             return await sessions.select_session(conn, session_id, self._kinds)
 
     async def timeline(
