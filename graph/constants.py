@@ -25,3 +25,6 @@ DEFAULT_MAINTENANCE_LOCK_KEY = fnv1a_64(MAINTENANCE_LOCK_NAME)
 
 # Monthly partitions kept ready ahead of the current month.
 PARTITIONS_AHEAD = 2
+
+# AUDIT_GRAPH_LOG_FORMAT: plain text lines, or one JSON object per line (graph/logs.py).
+LOG_FORMATS = ("text", "json")

@@ -205,3 +205,12 @@ async def test_bad_arguments_are_refused_before_any_sql(store: Store) -> None:
         await store.sessions(SessionFilter(), 5, events_cursor)
     with pytest.raises(InvalidArgument):
         await store.sessions(SessionFilter(search="bad\x00text"))
+
+
+async def test_a_page_carries_its_resolved_window_for_its_total_count(
+    store: Store, logged: list[dict[str, Any]]
+) -> None:
+    """totalCount counts the window the page was read in, not a later "last 24 hours"."""
+    page = await store.sessions(SessionFilter(kind=SessionKind.AGENT))
+    assert page.filter == SessionFilter(start=NOW - timedelta(hours=24), end=NOW,
+                                        kind=SessionKind.AGENT)  # fmt: skip

@@ -157,9 +157,10 @@ class Query:
         first: int | None = 25,
         after: str | None = UNSET,
     ) -> SessionPage:
-        flt = session_filter(filter)
-        page = await info.context.store.sessions(flt, given(first, 25), given(after) or None)
-        return SessionPage.of(page, flt)
+        page = await info.context.store.sessions(
+            session_filter(filter), given(first, 25), given(after) or None
+        )
+        return SessionPage.of(page)
 
     @read_field(description="One session summed over all its calls, or null when it has none.")
     async def session(self, info: strawberry.Info, id: strawberry.ID) -> Session | None:

@@ -149,12 +149,12 @@ class SessionPage:
         return await info.context.store.count_sessions(self.filter)
 
     @classmethod
-    def of(cls, page: models.SessionPage, flt: models.SessionFilter) -> SessionPage:
+    def of(cls, page: models.SessionPage) -> SessionPage:
         return cls(
             items=page.items,
             has_next_page=page.has_next_page,
             end_cursor=page.end_cursor,
-            filter=flt,
+            filter=page.filter,
         )
 
 

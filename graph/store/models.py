@@ -194,6 +194,9 @@ class SessionPage:
     items: list[Session]
     has_next_page: bool
     end_cursor: str | None
+    # The filter with its window resolved: what totalCount must count, even
+    # when the default window ("the last 24 hours") has moved on meanwhile.
+    filter: SessionFilter = SessionFilter()
 
 
 @dataclass(slots=True, frozen=True)

@@ -736,7 +736,8 @@ class Store:
             )
         items = rows[:first]
         end_cursor = sessions.encode_cursor(items[-1]) if items else None
-        return SessionPage(items=items, has_next_page=len(rows) > first, end_cursor=end_cursor)
+        resolved = dataclasses.replace(flt, start=window.start, end=window.end)
+        return SessionPage(items, len(rows) > first, end_cursor, resolved)
 
     async def count_sessions(self, flt: SessionFilter = SessionFilter()) -> int:  # noqa: B008
         window = self._check_sessions(flt)
