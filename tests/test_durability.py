@@ -1,14 +1,17 @@
-"""Every acknowledged write survives a kill -9 of the server, exactly once.
+"""Every acknowledged write survives a kill -9 of the server, or a SIGTERM, exactly once.
 
 64 clients send logEvent with ids of their own; the server is killed with
-SIGKILL mid-load (group commit batches in flight), restarted on the same data
-directory, and the stored ids are compared with the acknowledged ones.
+SIGKILL mid-load (group commit batches in flight), or stopped with SIGTERM,
+restarted on the same data directory, and the stored ids are compared with
+the acknowledged ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,8 +29,10 @@ PAGE = """query($after: String) {
 }"""
 
 
-async def load_until_killed(server: ServerProcess, acknowledged: set[str]) -> int:
-    """Run 64 writers; kill the server once enough writes were acknowledged."""
+async def load_until_killed(
+    server: ServerProcess, acknowledged: set[str], end: Callable[[], None] | None = None
+) -> int:
+    """Run 64 writers; kill the server (or `end` it) once enough writes were acknowledged."""
     sent = 0
 
     async def writer(client: httpx.AsyncClient, number: int) -> None:
@@ -50,7 +55,7 @@ async def load_until_killed(server: ServerProcess, acknowledged: set[str]) -> in
         deadline = time.monotonic() + 60
         while len(acknowledged) < 2_000 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        server.kill()
+        (end or server.kill)()
 
     limits = httpx.Limits(max_connections=CLIENTS)
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
@@ -89,4 +94,35 @@ def test_acknowledged_writes_survive_kill_9_exactly_once(tmp_path: Path) -> None
     assert len(ids) == len(set(ids)), "an event was stored twice"
     assert acknowledged <= set(ids), f"lost {len(acknowledged - set(ids))} acknowledged events"
     # Unacknowledged writes may or may not have committed, but never more than were sent.
+    assert len(ids) <= sent
+
+
+def test_sigterm_under_load_answers_in_flight_writes_and_exits_soon(tmp_path: Path) -> None:
+    """SIGTERM mid-load: in-flight writes finish and are stored, and the server exits in 10 s."""
+    data_dir = tmp_path / "data"
+    server = ServerProcess(data_dir)
+    acknowledged: set[str] = set()
+    stopped_at: list[float] = []
+
+    def terminate() -> None:
+        stopped_at.append(time.monotonic())
+        server.process.send_signal(signal.SIGTERM)
+
+    try:
+        sent = asyncio.run(load_until_killed(server, acknowledged, terminate))
+        exit_code = server.process.wait(timeout=30)
+        exited_after = time.monotonic() - stopped_at[0]
+    finally:
+        server.kill()
+    assert exit_code == 0, server.output()
+    assert exited_after <= 10, f"exited {exited_after:.1f} s after SIGTERM"
+    assert len(acknowledged) >= 2_000, "the load did not get going before the SIGTERM"
+
+    restarted = ServerProcess(data_dir)
+    try:
+        ids = stored_ids(restarted)
+    finally:
+        restarted.stop()
+    assert len(ids) == len(set(ids)), "an event was stored twice"
+    assert acknowledged <= set(ids), f"lost {len(acknowledged - set(ids))} acknowledged events"
     assert len(ids) <= sent
