@@ -75,6 +75,19 @@ def stored_ids(server: ServerProcess) -> list[str]:
         after = page["endCursor"]
 
 
+def assert_stored_once(data_dir: Path, acknowledged: set[str], sent: int) -> None:
+    """After a restart on `data_dir`: every acknowledged event, each once."""
+    restarted = ServerProcess(data_dir)
+    try:
+        ids = stored_ids(restarted)
+    finally:
+        restarted.stop()
+    assert len(ids) == len(set(ids)), "an event was stored twice"
+    assert acknowledged <= set(ids), f"lost {len(acknowledged - set(ids))} acknowledged events"
+    # Unacknowledged writes may or may not have committed, but never more than were sent.
+    assert len(ids) <= sent
+
+
 def test_acknowledged_writes_survive_kill_9_exactly_once(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = ServerProcess(data_dir)
@@ -86,15 +99,7 @@ def test_acknowledged_writes_survive_kill_9_exactly_once(tmp_path: Path) -> None
     assert server.process.returncode == -9
     assert len(acknowledged) >= 2_000, "the load did not get going before the kill"
 
-    restarted = ServerProcess(data_dir)
-    try:
-        ids = stored_ids(restarted)
-    finally:
-        restarted.stop()
-    assert len(ids) == len(set(ids)), "an event was stored twice"
-    assert acknowledged <= set(ids), f"lost {len(acknowledged - set(ids))} acknowledged events"
-    # Unacknowledged writes may or may not have committed, but never more than were sent.
-    assert len(ids) <= sent
+    assert_stored_once(data_dir, acknowledged, sent)
 
 
 def test_sigterm_under_load_answers_in_flight_writes_and_exits_soon(tmp_path: Path) -> None:
@@ -118,11 +123,4 @@ def test_sigterm_under_load_answers_in_flight_writes_and_exits_soon(tmp_path: Pa
     assert exited_after <= 10, f"exited {exited_after:.1f} s after SIGTERM"
     assert len(acknowledged) >= 2_000, "the load did not get going before the SIGTERM"
 
-    restarted = ServerProcess(data_dir)
-    try:
-        ids = stored_ids(restarted)
-    finally:
-        restarted.stop()
-    assert len(ids) == len(set(ids)), "an event was stored twice"
-    assert acknowledged <= set(ids), f"lost {len(acknowledged - set(ids))} acknowledged events"
-    assert len(ids) <= sent
+    assert_stored_once(data_dir, acknowledged, sent)
