@@ -11,6 +11,7 @@ away, Starlette cancels the stream and with it the COPY.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -35,13 +36,15 @@ def flag(text: str) -> bool:
 
 
 # Each parameter: the EventFilter field it sets, and how its text is read.
+# Derived from EventFilter, so a new filter is a new parameter; the times
+# take GraphQL's names (startTime -> start_time), `ids` repeats (below).
+READERS: dict[str, Callable[[str], Any]] = {"start": moment, "end": moment, "success": flag}
+RENAMED = {"start": "start_time", "end": "end_time"}
 FILTER_PARAMETERS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "start_time": ("start", moment),
-    "end_time": ("end", moment),
-    "success": ("success", flag),
-    **{name: (name, str) for name in ("id", "user_id", "session_id", "tool_name",
-                                      "toolkit_kind", "source", "event_kind", "search")},
-}  # fmt: skip
+    RENAMED.get(field.name, field.name): (field.name, READERS.get(field.name, str))
+    for field in dataclasses.fields(EventFilter)
+    if field.name != "ids"
+}
 MEDIA_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
     ExportFormat.NDJSON: "application/x-ndjson",

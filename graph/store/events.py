@@ -48,12 +48,19 @@ CAST_TYPES = {
 COLUMN_TYPES = {column.name: CAST_TYPES[column.kind] for column in COLUMNS}
 
 
-def read_expression(column: Column) -> sql.Composable:
-    """How a column is read: NULL as `Column.null_reads_as` (parameters stay NULL)."""
+def read_value(column: Column) -> sql.Composable:
+    """A column's value as read: NULL as `Column.null_reads_as` (parameters stay NULL)."""
     name = sql.Identifier(column.name)
     if column.not_null or column.kind == "jsonb":
         return name
-    return sql.SQL("COALESCE({}, {}) AS {}").format(name, sql.Literal(column.null_reads_as), name)
+    return sql.SQL("COALESCE({}, {})").format(name, sql.Literal(column.null_reads_as))
+
+
+def read_expression(column: Column) -> sql.Composable:
+    """How a column is selected: `read_value` under the column's own name."""
+    if column.not_null or column.kind == "jsonb":
+        return sql.Identifier(column.name)
+    return sql.SQL("{} AS {}").format(read_value(column), sql.Identifier(column.name))
 
 
 EVENT_SELECT = sql.SQL(", ").join(map(read_expression, COLUMNS))
@@ -373,7 +380,7 @@ def checked_position(sort: SortField, value: Any, id_: Any) -> Any:
     """The sort value of a cursor, once it is known to be text and values PostgreSQL holds."""
     # A forged cursor's text goes into the query's parameters.
     if not (isinstance(id_, str) and is_storable_text(id_) and cursor_value_ok(sort, value)):
-        raise InvalidArgument("after is not a cursor this API issued.")
+        raise not_a_cursor()
     if sort is SortField.TIMESTAMP:
         try:
             return as_utc(datetime.fromisoformat(value))  # a forged naive one is UTC

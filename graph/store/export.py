@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from .columns import INPUT_COLUMNS, Column
-from .events import event_conditions
+from .events import event_conditions, read_value
 from .models import EventFilter
 
 
@@ -30,13 +30,10 @@ RFC3339 = sql.SQL("""to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"
 
 
 def value(column: Column) -> sql.Composable:
-    """A column's value as an export holds it: NULL as it reads, times in RFC 3339."""
-    name = sql.Identifier(column.name)
+    """A column's value as an export holds it: as it reads, times in RFC 3339."""
     if column.kind == "timestamptz":
-        return RFC3339.format(name)
-    if column.not_null or column.kind == "jsonb":
-        return name
-    return sql.SQL("COALESCE({}, {})").format(name, sql.Literal(column.null_reads_as))
+        return RFC3339.format(sql.Identifier(column.name))
+    return read_value(column)
 
 
 def csv_expression(column: Column) -> sql.Composable:

@@ -114,6 +114,8 @@ def summaries(calls: Conditions, search: str) -> sql.Composable:
 # until it holds a page: the cost of a page follows the page, not the window.
 FIRST_SLICE = timedelta(minutes=15)
 SLICE_GROWTH = 4
+# Sessions summed at once while looking for those a filter lists.
+SUMMARY_BATCH = 100
 
 
 async def select_sessions(
@@ -135,18 +137,20 @@ async def select_sessions(
     `kinds` names the discovery and query toolkit kinds.
     """
     hi = window.end if after is None else min(window.end, after[0])
+    # A summary filter drops sessions only once they are summed: then every
+    # session of the slice is a candidate, summed a batch at a time.
+    filtered = bool(summary_conditions(flt).clauses)
+    batch = max(limit, SUMMARY_BATCH) if filtered else limit
     span = FIRST_SLICE
     while True:
         try:
             lo = max(window.start, hi - span)
         except OverflowError:
             lo = window.start
-        filtered = bool(summary_conditions(flt).clauses)
         candidates = await slice_sessions(
             conn, window, flt, lo, hi, after, None if filtered else limit
         )
         listed: list[Session] = []
-        batch = max(limit, SUMMARY_BATCH) if filtered else limit
         for first in range(0, len(candidates), batch):
             ids = candidates[first : first + batch]
             listed += await summarise(conn, window, flt, kinds, ids)
@@ -155,10 +159,6 @@ async def select_sessions(
         if lo == window.start:
             return listed
         span *= SLICE_GROWTH
-
-
-# Sessions summed at once while looking for those a filter lists.
-SUMMARY_BATCH = 100
 
 
 async def slice_sessions(

@@ -106,8 +106,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def place(position: tuple[datetime, str, Any]) -> tuple[datetime, bytes]:
-    """A (timestamp, id, ...) position's key in the default order: ids by code point."""
+def place(position: tuple[datetime, str]) -> tuple[datetime, bytes]:
+    """A (timestamp, id) position's key in the default order: ids by code point."""
     return position[0], position[1].encode()
 
 
@@ -431,30 +431,31 @@ class Store:
         primary: a replica may not have them yet.
         """
         self._check_filter(flt)
-        position = (*events.decode_position(after), None) if after is not None else None
+        position = events.decode_position(after) if after is not None else None
         async with self._feed.subscribe() as subscription:
             # Events arrive in commit order, not always in timestamp order: the
             # place to resume from is the furthest one delivered.
-            furthest = position or (self.now(), "", None)
+            furthest = position or (self.now(), "")
             seen: Snapshot | None = None
 
             def resume() -> FellBehind:
-                return FellBehind(events.position_cursor(furthest[0], furthest[1]))
+                return FellBehind(events.position_cursor(*furthest))
 
             if position is not None:
                 try:
                     async with self._snapshot() as (conn, seen):
                         while page := await events.select_events(
-                            conn, flt, SortField.TIMESTAMP, SortOrder.ASC, REPLAY_PAGE, 0, position
-                        ):
+                            conn, flt, SortField.TIMESTAMP, SortOrder.ASC, REPLAY_PAGE, 0,
+                            (*furthest, None),
+                        ):  # fmt: skip
                             for event in page:
                                 yield event
-                            position = furthest = (page[-1].timestamp, page[-1].id, None)
+                            furthest = (page[-1].timestamp, page[-1].id)
                             if subscription.fell_behind:
                                 raise resume()
-                except StoreUnavailable as exc:
-                    if isinstance(exc, FellBehind):
-                        raise
+                except FellBehind:
+                    raise
+                except StoreUnavailable as exc:  # the replay's connection is gone
                     raise resume() from exc
             while True:
                 announced = await subscription.queue.get()
@@ -467,7 +468,7 @@ class Store:
                 async with self._writing() as conn:
                     found = await events.select_by_keys(conn, announced.keys, flt)
                 for event in found:
-                    furthest = max(furthest, (event.timestamp, event.id, None), key=place)
+                    furthest = max(furthest, (event.timestamp, event.id), key=place)
                     yield event
 
     @asynccontextmanager
